@@ -1,0 +1,124 @@
+"""The shapes every provider shares: what is asked, what is answered, the Protocol.
+
+The service (``signer``) builds a :class:`SignRequest`, hands it to the chain of
+providers, and renders the :class:`SignResult` it gets back. Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
+
+ProviderState = Literal["starting", "ready", "degraded", "failed", "stopped"]
+
+
+@dataclass(frozen=True, slots=True)
+class Persona:
+    """The browser a signature claims to come from.
+
+    The same values go into X-Bogus (flags, canvas, the UA hash), X-Gnarly (fields 1, 2,
+    5, 7, 14) and the ``navigator`` object returned to the caller, who must send exactly
+    this user agent with the signed URL.
+    """
+
+    user_agent: str
+    platform: str
+    language: str
+    screen_width: int
+    screen_height: int
+    device_scale_factor: float
+    os: str
+    flags: tuple[int, int, int]
+    canvas: int
+
+    @property
+    def browser_name(self) -> str:
+        """``navigator.appCodeName``: always ``Mozilla`` in real browsers."""
+        return "Mozilla"
+
+    @property
+    def browser_version(self) -> str:
+        """``navigator.appVersion``: the user agent without its ``Mozilla/`` prefix."""
+        prefix = "Mozilla/"
+        ua = self.user_agent
+        return ua[len(prefix) :] if ua.startswith(prefix) else ua
+
+    def navigator(self, user_agent: str | None = None) -> dict[str, Any]:
+        """The ``navigator`` object of the API response (SignTok / carcabot keys)."""
+        ua = user_agent or self.user_agent
+        version = ua[len("Mozilla/") :] if ua.startswith("Mozilla/") else ua
+        return {
+            "deviceScaleFactor": self.device_scale_factor,
+            "user_agent": ua,
+            "browser_language": self.language,
+            "browser_platform": self.platform,
+            "browser_name": self.browser_name,
+            "browser_version": version,
+            "os": self.os,
+            "screen_width": self.screen_width,
+            "screen_height": self.screen_height,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class SignRequest:
+    """One URL to sign, already validated by the route that built it.
+
+    ``ms_token`` is the token the SDK would append (its ``localStorage.xmst``); ``None``
+    means "take the last ``msToken`` of the URL, or an empty one", which is what a caller
+    who put the token in the URL expects.
+    """
+
+    url: str
+    method: str = "GET"
+    body: str = ""
+    user_agent: str | None = None
+    ms_token: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SignResult:
+    """What a provider produced for one :class:`SignRequest`."""
+
+    signed_url: str
+    x_bogus: str
+    x_gnarly: str | None
+    ms_token: str
+    user_agent: str
+    navigator: dict[str, Any]
+    provider: str
+    x_tt_params: str | None = None
+    signature: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderHealth:
+    """A provider's view of itself, shown in ``/health`` and ``/admin/state``."""
+
+    name: str
+    state: ProviderState
+    last_error: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Provider(Protocol):
+    """A way to sign; the chain tries providers in the configured order.
+
+    ``sign`` raises :class:`signer.errors.ProviderError` (or a subclass) when it cannot
+    sign; the chain then moves on to the next provider.
+    """
+
+    name: str
+
+    async def start(self) -> None:
+        """Acquire resources (browser, sessions); called once before the first sign."""
+
+    async def sign(self, request: SignRequest) -> SignResult:
+        """Sign one request."""
+
+    async def aclose(self) -> None:
+        """Release every resource; the provider is not used afterwards."""
+
+    def health(self) -> ProviderHealth:
+        """Current state, cheap to call."""

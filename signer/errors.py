@@ -1,0 +1,110 @@
+"""Every error the service raises on purpose, in one flat module.
+
+Each class carries the HTTP status and the snake_case ``code`` the error middleware
+answers with; the middleware is the only place that turns them into responses.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class SignerError(Exception):
+    """Base of every error the service raises on purpose."""
+
+    status: ClassVar[int] = 500
+    code: ClassVar[str] = "internal_error"
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class ConfigError(SignerError):
+    """Raised at start-up when a setting is invalid; the message names the setting."""
+
+    code = "invalid_setting"
+
+
+class BadRequest(SignerError):
+    """Raised when a request cannot be understood (wrong shape, bad value)."""
+
+    status = 400
+    code = "bad_request"
+
+
+class EmptyBody(BadRequest):
+    """Raised when a sign route gets no body at all."""
+
+    code = "empty_body"
+
+
+class InvalidJson(BadRequest):
+    """Raised when a JSON body does not parse."""
+
+    code = "invalid_json"
+
+
+class InvalidUrl(BadRequest):
+    """Raised when the URL to sign is not an absolute http(s) URL."""
+
+    code = "invalid_url"
+
+
+class UrlNotAllowed(BadRequest):
+    """Raised when the URL's host is not on the allowlist (``SIGNER_ALLOWED_HOSTS``)."""
+
+    status = 403
+    code = "host_not_allowed"
+
+
+class UnknownProvider(BadRequest):
+    """Raised when a request names a provider that is not configured."""
+
+    code = "unknown_provider"
+
+
+class UnsupportedMediaType(SignerError):
+    """Raised when a body comes with a content type the route does not read."""
+
+    status = 415
+    code = "unsupported_media_type"
+
+
+class BodyTooLarge(SignerError):
+    """Raised when a body exceeds ``SIGNER_MAX_BODY_BYTES``."""
+
+    status = 413
+    code = "body_too_large"
+
+
+class ProviderError(SignerError):
+    """Raised by a provider that cannot sign this request; the chain tries the next one."""
+
+    status = 502
+    code = "provider_error"
+
+
+class ProviderUnavailable(ProviderError):
+    """Raised by a provider that is not started, stopped, or has failed."""
+
+    status = 503
+    code = "provider_unavailable"
+
+
+class SelfCheckFailed(ProviderError):
+    """Raised when a provider's output does not decode to what was asked."""
+
+    code = "self_check_failed"
+
+
+class AllProvidersFailed(SignerError):
+    """Raised by the chain when every provider failed; ``causes`` lists each one."""
+
+    status = 503
+    code = "all_providers_failed"
+
+
+class TokenDecodeError(ValueError):
+    """Raised by the X-Bogus / X-Gnarly / x-tt-params codecs on a token they cannot read."""
