@@ -1,0 +1,1 @@
+"""Algorithm-change monitor, baseline analyzer and alerts (built in a later issue)."""

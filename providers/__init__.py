@@ -1,0 +1,1 @@
+"""Signing providers behind one Protocol, the name registry, and the shared codecs."""

@@ -41,12 +41,12 @@ class Persona:
         """``navigator.appVersion``: the user agent without its ``Mozilla/`` prefix."""
         prefix = "Mozilla/"
         ua = self.user_agent
-        return ua[len(prefix) :] if ua.startswith(prefix) else ua
+        return ua.removeprefix(prefix)
 
     def navigator(self, user_agent: str | None = None) -> dict[str, Any]:
         """The ``navigator`` object of the API response (SignTok / carcabot keys)."""
         ua = user_agent or self.user_agent
-        version = ua[len("Mozilla/") :] if ua.startswith("Mozilla/") else ua
+        version = ua.removeprefix("Mozilla/")
         return {
             "deviceScaleFactor": self.device_scale_factor,
             "user_agent": ua,

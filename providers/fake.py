@@ -1,0 +1,75 @@
+"""A provider for tests: signs for real with the X-Bogus codec, or fails on demand."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Literal
+
+from signer.errors import ProviderError
+
+from providers import xbogus
+from providers.typing import Persona, ProviderHealth, ProviderState, SignRequest, SignResult
+from providers.urls import append_ms_token, browser_query, split_url
+
+Behaviour = Literal["ok", "fail", "hang", "crash"]
+
+
+class FakeProvider:
+    """Does what ``behaviour`` says: sign, raise a ProviderError, hang, or crash."""
+
+    def __init__(
+        self, name: str, persona: Persona, behaviour: Behaviour = "ok", delay_s: float = 0.0
+    ) -> None:
+        self.name = name
+        self.persona = persona
+        self.behaviour: Behaviour = behaviour
+        self.delay_s = delay_s
+        self.calls = 0
+        self.started = False
+        self.closed = False
+
+    async def start(self) -> None:
+        """Mark started."""
+        self.started = True
+
+    async def aclose(self) -> None:
+        """Mark closed."""
+        self.closed = True
+
+    def health(self) -> ProviderHealth:
+        """Ready unless told to fail."""
+        state: ProviderState = "ready" if self.started and self.behaviour == "ok" else "failed"
+        return ProviderHealth(name=self.name, state=state)
+
+    async def sign(self, request: SignRequest) -> SignResult:
+        """Act out the behaviour."""
+        self.calls += 1
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)
+        if self.behaviour == "fail":
+            raise ProviderError(f"{self.name} was told to fail")
+        if self.behaviour == "hang":
+            await asyncio.Event().wait()
+        if self.behaviour == "crash":
+            raise RuntimeError(f"{self.name} crashed")
+        base, query = split_url(request.url)
+        signed_query = append_ms_token(browser_query(query), request.ms_token or "")
+        user_agent = request.user_agent or self.persona.user_agent
+        token = xbogus.encode(
+            signed_query,
+            request.body,
+            user_agent,
+            int(time.time()),
+            self.persona.canvas,
+            self.persona.flags,
+        )
+        return SignResult(
+            signed_url=f"{base}?{signed_query}&X-Bogus={token}",
+            x_bogus=token,
+            x_gnarly=None,
+            ms_token=request.ms_token or "",
+            user_agent=user_agent,
+            navigator=self.persona.navigator(user_agent),
+            provider=self.name,
+        )

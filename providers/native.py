@@ -1,0 +1,194 @@
+"""The native provider: X-Bogus, X-Gnarly and x-tt-params in pure Python.
+
+It signs the way TikTok's SDK does inside one page: the query is taken as the browser
+sends it, ``&msToken=<token>`` is appended (always, as the SDK does), X-Bogus and
+X-Gnarly are computed over that query and appended in that order.
+
+A *session* stands for one browser page: its load time, the X-Gnarly field order, the
+session random word and the request counters live as long as the page would, and are
+renewed after ``session_max_signatures`` signatures or ``session_max_age_s`` seconds.
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from providers import xbogus, xgnarly, xttparams
+from providers.typing import ProviderHealth, SignRequest, SignResult
+from providers.urls import append_ms_token, browser_query, last_param, split_url
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from signer.settings import Settings
+
+    from providers.persona import PersonaStore
+
+NAME = "native"
+
+
+@dataclass(slots=True)
+class GnarlyProfile:
+    """What the SDK of the day writes into the X-Gnarly record besides the hashes."""
+
+    version: str
+    sdk_build: str | None
+    order_policy: str
+
+    def order_for_session(self, rng: random.Random) -> tuple[int, ...]:
+        """The field order a new session uses (the SDK picks one per page load)."""
+        if self.order_policy == "session":
+            order = xgnarly.random_order(rng)
+        elif self.order_policy == "ascending":
+            order = xgnarly.ASCENDING_ORDER
+        elif self.order_policy == "carcabot":
+            order = xgnarly.CARCABOT_ORDER
+        else:
+            order = tuple(int(part) for part in self.order_policy.split(","))
+        # Without a build string the record has no field 10.
+        return order if self.sdk_build else tuple(i for i in order if i != 10)
+
+
+@dataclass(slots=True)
+class Session:
+    """The per-page state of the SDK that ends up inside X-Gnarly."""
+
+    started_at: float
+    page_load_us: int
+    order: tuple[int, ...]
+    random16: int
+    signed: int = 0
+    # The SDK counts its own start-up request, so "seen" runs one ahead of "signed".
+    seen: int = 1
+
+
+class NativeProvider:
+    """Signs without a browser; deterministic X-Bogus, version-pinned X-Gnarly."""
+
+    name = NAME
+
+    def __init__(
+        self,
+        personas: PersonaStore,
+        profile: GnarlyProfile,
+        *,
+        max_signatures: int = 500,
+        max_age_s: float = 1800.0,
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._personas = personas
+        self._profile = profile
+        self._max_signatures = max_signatures
+        self._max_age_s = max_age_s
+        self._clock = clock
+        self._rng = rng or random.Random(secrets.randbits(64))
+        self._session = self._new_session()
+        self._started = False
+        self.sessions_started = 1
+
+    @classmethod
+    def from_settings(cls, settings: Settings, personas: PersonaStore) -> NativeProvider:
+        """Build from the ``gnarly_*`` and ``session_*`` settings."""
+        profile = GnarlyProfile(
+            version=settings.gnarly_version,
+            sdk_build=settings.gnarly_sdk_build or None,
+            order_policy=settings.gnarly_field_order,
+        )
+        return cls(
+            personas,
+            profile,
+            max_signatures=settings.session_max_signatures,
+            max_age_s=settings.session_max_age_s,
+        )
+
+    async def start(self) -> None:
+        """Nothing to acquire; marks the provider ready."""
+        self._started = True
+
+    async def aclose(self) -> None:
+        """Nothing to release."""
+        self._started = False
+
+    def health(self) -> ProviderHealth:
+        """Always ready once started."""
+        return ProviderHealth(
+            name=self.name,
+            state="ready" if self._started else "stopped",
+            details={
+                "gnarly_version": self._profile.version,
+                "sessions_started": self.sessions_started,
+            },
+        )
+
+    def _new_session(self) -> Session:
+        now = self._clock()
+        return Session(
+            started_at=now,
+            page_load_us=int(now * 1_000_000) % 2**31,
+            order=self._profile.order_for_session(self._rng),
+            random16=self._rng.getrandbits(16),
+        )
+
+    def _current_session(self, now: float) -> Session:
+        session = self._session
+        if session.signed >= self._max_signatures or now - session.started_at >= self._max_age_s:
+            session = self._session = self._new_session()
+            self.sessions_started += 1
+        return session
+
+    async def sign(self, request: SignRequest) -> SignResult:
+        """Sign at once; no I/O, so this never waits."""
+        return self.sign_now(request)
+
+    def sign_now(self, request: SignRequest) -> SignResult:
+        """The synchronous body of :meth:`sign` (also used by the benchmarks)."""
+        persona = self._personas.current
+        base, raw_query = split_url(request.url)
+        query = browser_query(raw_query)
+        token = request.ms_token
+        if token is None:
+            token = last_param(query, "msToken") or ""
+        signed_query = append_ms_token(query, token)
+        user_agent = request.user_agent or persona.user_agent
+        now = self._clock()
+        timestamp = int(now)
+        x_bogus = xbogus.encode(
+            signed_query, request.body, user_agent, timestamp, persona.canvas, persona.flags
+        )
+        session = self._current_session(now)
+        session.signed += 1
+        session.seen += 1
+        fields = xgnarly.build_fields(
+            signed_query,
+            request.body,
+            user_agent,
+            timestamp=timestamp,
+            canvas=persona.canvas,
+            flags=persona.flags,
+            page_load_us=session.page_load_us,
+            sdk_version=self._profile.version,
+            sdk_build=self._profile.sdk_build,
+            ubcode=persona.flags[2],
+            requests_seen=session.seen,
+            requests_signed=session.signed,
+            session_random16=session.random16,
+            random32=self._rng.getrandbits(32),
+            order=session.order,
+        )
+        x_gnarly = xgnarly.encode_fields(fields)
+        with_bogus = f"{signed_query}&X-Bogus={x_bogus}"
+        return SignResult(
+            signed_url=f"{base}?{with_bogus}&X-Gnarly={x_gnarly}",
+            x_bogus=x_bogus,
+            x_gnarly=x_gnarly,
+            ms_token=token,
+            user_agent=user_agent,
+            navigator=persona.navigator(user_agent),
+            provider=self.name,
+            x_tt_params=xttparams.for_query(with_bogus),
+        )

@@ -1,0 +1,387 @@
+"""X-Gnarly: the encrypted key/value record TikTok's web SDK (5.1.x) appends after X-Bogus.
+
+Wire format (``shared/reference/web-signing.md`` sections 3.2 and 3.3):
+
+* record = field count byte, then per field: id byte, 2-byte big-endian width, value
+  (integers big-endian at a fixed width per id, strings as raw UTF-8);
+* the record is XORed with the :mod:`providers.gnarly_cipher` keystream of a random
+  48-byte key;
+* the key is spliced into the ciphertext at ``p = (sum(key) + sum(ciphertext)) mod
+  (len(ciphertext) + 1)``, the magic byte ``75`` goes in front, and the whole is written
+  in a custom Base64 alphabet (``=`` padding).
+
+Both sums together are the sum of every byte after the magic byte, whatever ``p`` is, so
+a decoder reads ``p`` off the payload in one pass: exactly one position satisfies the
+equation, and the record must then parse.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import os
+import random
+import struct
+from dataclasses import dataclass
+from functools import cache, lru_cache
+from typing import TYPE_CHECKING
+
+from signer.errors import TokenDecodeError
+
+from providers.gnarly_cipher import KEY_SIZE, KeystreamPool, keystream, rounds_for
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+__all__ = [
+    "ALPHABET",
+    "ASCENDING_ORDER",
+    "CARCABOT_ORDER",
+    "FIELD_IDS",
+    "INT_WIDTHS",
+    "STRING_FIELD_IDS",
+    "Field",
+    "XGnarlyToken",
+    "build_fields",
+    "decode",
+    "default_pool",
+    "encode",
+    "encode_fields",
+    "random_order",
+]
+
+ALPHABET = "u09tbS3UvgDEe6r-ZVMXzLpsAohTn7mdINQlW412GqBjfYiyk8JORCF5/xKHwacP"
+_STANDARD = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+MAGIC = 75
+
+#: Every field id of the 5.1.3 record; 10 (the SDK build string) may be absent.
+FIELD_IDS = tuple(range(16))
+STRING_FIELD_IDS = frozenset({3, 4, 5, 9, 10})
+#: Wire widths of the integer fields as the 5.1.3 SDK writes them.
+INT_WIDTHS = {0: 4, 1: 2, 2: 2, 6: 4, 7: 4, 8: 4, 11: 2, 12: 2, 13: 2, 14: 4, 15: 4}
+ASCENDING_ORDER = FIELD_IDS
+#: The fixed wire order of carcabot's native encoder (tiktok-signature 4.3.6).
+CARCABOT_ORDER = (1, 8, 12, 11, 6, 9, 4, 7, 0, 14, 15, 2, 3, 10, 5, 13)
+
+#: Keystream blocks per pooled key: the 5.1.3 record is about 200 bytes.
+DEFAULT_POOL_BLOCKS = 4
+
+_TO_CUSTOM = bytes.maketrans(_STANDARD, ALPHABET.encode("ascii"))
+# Characters outside the alphabet become "!", which the strict decoder rejects.
+_FROM_CUSTOM = bytearray(b"!" * 256)
+for _std, _custom in zip(_STANDARD, ALPHABET.encode("ascii"), strict=True):
+    _FROM_CUSTOM[_custom] = _std
+_FROM_CUSTOM[ord("=")] = ord("=")
+_FROM_CUSTOM_TABLE = bytes(_FROM_CUSTOM)
+del _FROM_CUSTOM, _std, _custom
+
+_FIELD_HEAD = struct.Struct(">BH")
+_MAGIC_BYTE = bytes((MAGIC,))
+_EMPTY_MD5 = "d41d8cd98f00b204e9800998ecf8427e"
+_U16 = 0xFFFF
+_U31 = 2**31
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """One record entry: ``width`` is the wire byte length of ``value``.
+
+    Integers are written big-endian in ``width`` bytes; strings are written as their
+    UTF-8 bytes, so ``width`` must equal that length.
+    """
+
+    id: int
+    width: int
+    value: int | str
+
+
+@dataclass(frozen=True, slots=True)
+class XGnarlyToken:
+    """A decoded X-Gnarly: its fields in wire order and how it was enciphered."""
+
+    fields: tuple[Field, ...]
+    key: bytes
+    insert_pos: int
+    rounds: int
+
+    def get(self, field_id: int) -> int | str | None:
+        """Return the value of field ``field_id``, or None when the record lacks it."""
+        for field in self.fields:
+            if field.id == field_id:
+                return field.value
+        return None
+
+
+def _serialize(fields: Sequence[Field]) -> bytes:
+    """Return the plaintext record for ``fields``, written in the given order."""
+    if len(fields) > 0xFF:
+        raise ValueError("an X-Gnarly record holds at most 255 fields")
+    parts = [bytes((len(fields),))]
+    append = parts.append
+    head = _FIELD_HEAD.pack
+    for field in fields:
+        value = field.value
+        try:
+            if isinstance(value, str):
+                data = value.encode()
+                if len(data) != field.width:
+                    raise ValueError(
+                        f"field {field.id}: width {field.width} but the value is {len(data)} bytes"
+                    )
+            else:
+                data = value.to_bytes(field.width, "big")
+            append(head(field.id, field.width))
+        except (OverflowError, struct.error) as exc:
+            raise ValueError(f"field {field.id} does not fit its id/width/value: {exc}") from exc
+        append(data)
+    return b"".join(parts)
+
+
+def _xor(data: bytes, stream: bytes) -> bytes:
+    """XOR ``data`` with the start of ``stream`` (one big-integer XOR, no byte loop)."""
+    length = len(data)
+    return (int.from_bytes(data, "big") ^ int.from_bytes(stream[:length], "big")).to_bytes(
+        length, "big"
+    )
+
+
+@cache
+def default_pool() -> KeystreamPool:
+    """Return the module's keystream pool, created on first use (one per process)."""
+    return KeystreamPool(DEFAULT_POOL_BLOCKS)
+
+
+def encode_fields(
+    fields: Sequence[Field],
+    key: bytes | None = None,
+    *,
+    pool: KeystreamPool | None = None,
+) -> str:
+    """Encipher ``fields`` exactly as given (order, field 0 and all) into an X-Gnarly.
+
+    With ``key`` the keystream is computed here (scalar). Without, a fresh key and its
+    precomputed keystream come from ``pool`` (default: :func:`default_pool`); a record
+    longer than the pool's keystream gets a fresh key and the scalar cipher instead.
+    """
+    plaintext = _serialize(fields)
+    length = len(plaintext)
+    if key is not None:
+        if len(key) != KEY_SIZE:
+            raise ValueError(f"an X-Gnarly key is {KEY_SIZE} bytes, got {len(key)}")
+        stream = keystream(key, length)
+    else:
+        source = pool if pool is not None else default_pool()
+        if length <= source.length:
+            key, stream = source.take()
+        else:
+            key = os.urandom(KEY_SIZE)
+            stream = keystream(key, length)
+    cipher = _xor(plaintext, stream)
+    at = (sum(key) + sum(cipher)) % (length + 1)
+    raw = b"".join((_MAGIC_BYTE, cipher[:at], key, cipher[at:]))
+    return base64.b64encode(raw).translate(_TO_CUSTOM).decode("ascii")
+
+
+def _xor_of_ints(fields: Sequence[Field]) -> int:
+    """XOR of every integer field other than field 0 (what field 0 must hold)."""
+    checksum = 0
+    for field in fields:
+        value = field.value
+        if field.id != 0 and not isinstance(value, str):
+            checksum ^= value
+    return checksum
+
+
+def _parse(record: bytes) -> tuple[Field, ...]:
+    """Split a plaintext record into fields; TokenDecodeError unless it parses exactly."""
+    end = len(record)
+    at = 1
+    fields: list[Field] = []
+    seen: set[int] = set()
+    for _ in range(record[0]):
+        if at + 3 > end:
+            raise TokenDecodeError("X-Gnarly record ends inside a field header")
+        field_id = record[at]
+        width = (record[at + 1] << 8) | record[at + 2]
+        at += 3
+        stop = at + width
+        if stop > end:
+            raise TokenDecodeError(f"X-Gnarly field {field_id} runs past the record")
+        if field_id in seen:
+            raise TokenDecodeError(f"X-Gnarly field {field_id} appears twice")
+        seen.add(field_id)
+        chunk = record[at:stop]
+        value: int | str
+        if field_id in STRING_FIELD_IDS:
+            try:
+                value = chunk.decode()
+            except UnicodeDecodeError as exc:
+                raise TokenDecodeError(f"X-Gnarly field {field_id} is not UTF-8") from exc
+        else:
+            value = int.from_bytes(chunk, "big")
+        fields.append(Field(field_id, width, value))
+        at = stop
+    if at != end:
+        raise TokenDecodeError("X-Gnarly record has bytes after its last field")
+    return tuple(fields)
+
+
+def decode(token: str, *, verify_checksum: bool = True) -> XGnarlyToken:
+    """Decipher an X-Gnarly with the key it carries.
+
+    Raises :class:`~signer.errors.TokenDecodeError` on a character outside the alphabet,
+    bad padding, a wrong magic byte, a payload too short to hold the key, a record that
+    does not parse, or (unless ``verify_checksum`` is false) a field 0 that is not the
+    XOR of the integer fields.
+    """
+    try:
+        raw = binascii.a2b_base64(
+            token.encode("ascii").translate(_FROM_CUSTOM_TABLE), strict_mode=True
+        )
+    except (UnicodeEncodeError, binascii.Error) as exc:
+        raise TokenDecodeError(f"X-Gnarly is not valid in its Base64 alphabet: {exc}") from exc
+    if len(raw) < 2 + KEY_SIZE:
+        raise TokenDecodeError(f"X-Gnarly is too short ({len(raw)} bytes) to hold a key")
+    if raw[0] != MAGIC:
+        raise TokenDecodeError(f"X-Gnarly magic byte is {raw[0]}, expected {MAGIC}")
+    payload = raw[1:]
+    length = len(payload) - KEY_SIZE
+    at = sum(payload) % (length + 1)
+    key = payload[at : at + KEY_SIZE]
+    cipher = payload[:at] + payload[at + KEY_SIZE :]
+    record = _xor(cipher, keystream(key, length))
+    fields = _parse(record)
+    if verify_checksum:
+        for field in fields:
+            if field.id == 0 and field.value != _xor_of_ints(fields):
+                raise TokenDecodeError("X-Gnarly field 0 is not the XOR of the integer fields")
+    return XGnarlyToken(fields=fields, key=key, insert_pos=at, rounds=rounds_for(key))
+
+
+def _md5_hex(text: str) -> str:
+    """MD5 hex of ``text`` as UTF-8: the value of fields 3, 4 and 5."""
+    return hashlib.md5(text.encode()).hexdigest()  # noqa: S324 -- the protocol's hash
+
+
+# The UA is the same for most calls; the query and body are not, so only it is cached.
+_ua_md5_hex = lru_cache(maxsize=256)(_md5_hex)
+
+
+def build_fields(  # noqa: PLR0913 -- one keyword per record field
+    query: str,
+    body: str,
+    user_agent: str,
+    *,
+    timestamp: int,
+    canvas: int,
+    flags: tuple[int, int, int],
+    page_load_us: int,
+    sdk_version: str,
+    sdk_build: str | None,
+    ubcode: int,
+    requests_seen: int,
+    requests_signed: int,
+    session_random16: int,
+    random32: int,
+    order: Sequence[int],
+) -> list[Field]:
+    """Return the 5.1.3 record for one request, in the wire order ``order``.
+
+    ``query`` is the query exactly as sent and hashed (with ``&msToken=...`` appended,
+    like X-Bogus). Field 1 is ``f1 << 8 | f2`` of the X-Bogus ``flags``; field 2 is
+    ``ubcode`` (the SDK writes its ``f3`` there); field 8 is ``page_load_us`` mod 2**31;
+    field 10 is left out when ``sdk_build`` is None. ``order`` must be a permutation of
+    the ids present (ValueError otherwise).
+    """
+    f1, f2, _ = flags
+    if not (0 <= f1 <= 0xFF and 0 <= f2 <= 0xFF):
+        raise ValueError(f"flags must be bytes, got {flags!r}")
+    if not 0 <= session_random16 <= _U16:
+        raise ValueError("session_random16 must fit in 16 bits")
+    env = (f1 << 8) | f2
+    session = (env << 16) | session_random16
+    page_load = page_load_us % _U31
+    # Field 0: XOR of the integer fields 1, 2, 6, 7, 8, 11 (always 1), 12, 13, 14, 15.
+    checksum = (env ^ ubcode ^ timestamp ^ canvas ^ page_load ^ 1) ^ (
+        requests_seen ^ requests_signed ^ session ^ random32
+    )
+    by_id = {
+        0: Field(0, 4, checksum),
+        1: Field(1, 2, env),
+        2: Field(2, 2, ubcode),
+        3: Field(3, 32, _md5_hex(query)),
+        4: Field(4, 32, _md5_hex(body) if body else _EMPTY_MD5),
+        5: Field(5, 32, _ua_md5_hex(user_agent)),
+        6: Field(6, 4, timestamp),
+        7: Field(7, 4, canvas),
+        8: Field(8, 4, page_load),
+        9: Field(9, len(sdk_version.encode()), sdk_version),
+        11: Field(11, 2, 1),
+        12: Field(12, 2, requests_seen),
+        13: Field(13, 2, requests_signed),
+        14: Field(14, 4, session),
+        15: Field(15, 4, random32),
+    }
+    if sdk_build is not None:
+        by_id[10] = Field(10, len(sdk_build.encode()), sdk_build)
+    if len(order) != len(by_id) or set(order) != by_id.keys():
+        raise ValueError(
+            f"order must be a permutation of the field ids {sorted(by_id)}, got {list(order)}"
+        )
+    return [by_id[field_id] for field_id in order]
+
+
+def encode(  # noqa: PLR0913 -- one keyword per record field, plus the injectable randoms
+    query: str,
+    body: str,
+    user_agent: str,
+    *,
+    timestamp: int,
+    canvas: int,
+    flags: tuple[int, int, int],
+    page_load_us: int,
+    sdk_version: str,
+    sdk_build: str | None,
+    ubcode: int,
+    requests_seen: int,
+    requests_signed: int,
+    order: Sequence[int],
+    session_random16: int | None = None,
+    random32: int | None = None,
+    key: bytes | None = None,
+    pool: KeystreamPool | None = None,
+) -> str:
+    """Build and encipher the record of one request (see :func:`build_fields`).
+
+    The random words and the key default to fresh random values; inject them to get a
+    deterministic token. Without ``key`` the key comes from ``pool`` (or the default).
+    """
+    fields = build_fields(
+        query,
+        body,
+        user_agent,
+        timestamp=timestamp,
+        canvas=canvas,
+        flags=flags,
+        page_load_us=page_load_us,
+        sdk_version=sdk_version,
+        sdk_build=sdk_build,
+        ubcode=ubcode,
+        requests_seen=requests_seen,
+        requests_signed=requests_signed,
+        session_random16=(random.getrandbits(16) if session_random16 is None else session_random16),
+        random32=random.getrandbits(32) if random32 is None else random32,
+        order=order,
+    )
+    return encode_fields(fields, key, pool=pool)
+
+
+def random_order(rng: random.Random | None = None) -> tuple[int, ...]:
+    """Return a random wire order of all 16 field ids, as the SDK picks once per page.
+
+    Drop id 10 from it when the record has no SDK build string.
+    """
+    ids = list(FIELD_IDS)
+    (rng or random).shuffle(ids)
+    return tuple(ids)

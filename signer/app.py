@@ -1,0 +1,60 @@
+"""The application factory, used by ``tiktok-signer serve`` and by the tests."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+import structlog
+from aiohttp import web
+from providers.registry import build_providers
+
+from signer.app_keys import CHAIN, METRICS, PARSER, SETTINGS, STARTED_AT
+from signer.chain import Chain
+from signer.inputs import RequestParser
+from signer.metrics import Metrics
+from signer.middleware import make_edge_middleware
+from signer.routes import routes
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Sequence
+
+    from providers.typing import Provider
+
+    from signer.settings import Settings
+
+log = structlog.get_logger("signer.app")
+
+
+def make_app(settings: Settings, providers: Sequence[Provider] | None = None) -> web.Application:
+    """Build the app; ``providers`` replaces the configured ones (tests inject fakes)."""
+    metrics = Metrics()
+    chain_providers = list(providers) if providers is not None else build_providers(settings)
+    app = web.Application(
+        middlewares=[make_edge_middleware(metrics)],
+        client_max_size=settings.max_body_bytes,
+    )
+    app[SETTINGS] = settings
+    app[METRICS] = metrics
+    app[CHAIN] = Chain(chain_providers, metrics, settings.sign_timeout_s)
+    app[PARSER] = RequestParser(settings)
+    app[STARTED_AT] = time.monotonic()
+    app.add_routes(routes)
+    app.cleanup_ctx.append(_providers_lifecycle)
+    return app
+
+
+async def _providers_lifecycle(app: web.Application) -> AsyncIterator[None]:
+    """Start every provider before serving; close them all on shutdown."""
+    chain = app[CHAIN]
+    started: list[Provider] = []
+    try:
+        for provider in chain.providers:
+            await provider.start()
+            started.append(provider)
+            log.info("provider_started", provider=provider.name)
+        yield
+    finally:
+        for provider in reversed(started):
+            await provider.aclose()
+            log.info("provider_stopped", provider=provider.name)

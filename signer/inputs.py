@@ -1,0 +1,163 @@
+"""Turn request bodies into a validated :class:`SignRequest`, or a clear 4xx error."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import orjson
+from providers.typing import SignRequest
+
+from signer.errors import (
+    BadRequest,
+    BodyTooLarge,
+    EmptyBody,
+    InvalidJson,
+    InvalidUrl,
+    UnsupportedMediaType,
+    UrlNotAllowed,
+)
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from signer.settings import Settings
+
+TEXT = "text/plain"
+JSON = "application/json"
+METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
+MAX_USER_AGENT = 1024
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_MS_TOKEN = re.compile(r"[A-Za-z0-9_\-=%.]*")
+SIGN_KEYS = frozenset({"url", "room_url", "method", "body", "user_agent", "ms_token", "provider"})
+
+
+async def read_body(request: web.Request, limit: int) -> bytes:
+    """The whole body, refused early when its declared length is over ``limit``."""
+    declared = request.content_length
+    if declared is not None and declared > limit:
+        raise BodyTooLarge(f"body of {declared} bytes is over the limit of {limit} bytes")
+    body = await request.read()
+    if not body.strip():
+        raise EmptyBody("the request has no body: send the URL to sign")
+    return body
+
+
+def parse_json_object(body: bytes) -> dict[str, Any]:
+    """A JSON object, or :class:`InvalidJson` / :class:`BadRequest`."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidJson(f"the body is not valid JSON: {exc.msg}") from None
+    if not isinstance(data, dict):
+        raise BadRequest("the JSON body must be an object")
+    return data
+
+
+def optional_str(data: dict[str, Any], key: str, limit: int = MAX_USER_AGENT) -> str | None:
+    """``data[key]`` when it is a non-empty string of printable characters, else None."""
+    value = data.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise BadRequest(f"{key!r} must be a string")
+    if not value or len(value) > limit or _CONTROL.search(value):
+        raise BadRequest(f"{key!r} must be 1 to {limit} printable characters")
+    return value
+
+
+class RequestParser:
+    """Validates the URL and fields of sign requests against the settings."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._hosts = settings.signable_hosts
+        self.max_body = settings.max_body_bytes
+
+    def check_url(self, raw: object) -> str:
+        """An absolute http(s) URL on an allowed host, or a 4xx error."""
+        if not isinstance(raw, str):
+            raise InvalidUrl("'url' must be a string")
+        url = raw.strip()
+        if not url:
+            raise InvalidUrl("the URL is empty")
+        if _CONTROL.search(url) or " " in url:
+            raise InvalidUrl("the URL contains spaces or control characters")
+        try:
+            parts = urlsplit(url)
+            host = parts.hostname
+        except ValueError:
+            raise InvalidUrl("the URL does not parse") from None
+        if parts.scheme not in {"http", "https"}:
+            if not parts.scheme or not parts.netloc:
+                raise InvalidUrl("not an absolute URL: send e.g. https://www.tiktok.com/api/...")
+            raise InvalidUrl(f"scheme {parts.scheme!r} is not supported: use http or https")
+        if not host:
+            raise InvalidUrl("the URL has no host")
+        if not self._allowed(host):
+            raise UrlNotAllowed(f"host {host!r} is not a TikTok host this service signs for")
+        return url
+
+    def _allowed(self, host: str) -> bool:
+        if host in self._hosts:
+            return True
+        return any(host.endswith("." + allowed) for allowed in self._hosts)
+
+    def signature_body(self, body: bytes, content_type: str) -> SignRequest:
+        """``POST /signature``: SignTok's text/plain URL or carcabot's JSON."""
+        if content_type == JSON:
+            data = parse_json_object(body)
+            url = self.check_url(data.get("url"))
+            user_agent = optional_str(data, "userAgent") or optional_str(data, "user_agent")
+            return SignRequest(url=url, user_agent=user_agent)
+        if content_type in {TEXT, "", "application/octet-stream"}:
+            try:
+                text = body.decode("utf-8")
+            except UnicodeDecodeError:
+                raise InvalidUrl("the body is not UTF-8 text") from None
+            return SignRequest(url=self.check_url(text))
+        raise UnsupportedMediaType(
+            f"content type {content_type!r} is not read here: send text/plain or application/json"
+        )
+
+    def sign_body(self, body: bytes, content_type: str) -> tuple[SignRequest, str | None]:
+        """``POST /sign``: JSON ``{room_url}`` or ``{url, method?, body?, user_agent?, ...}``."""
+        if content_type != JSON:
+            raise UnsupportedMediaType(
+                f"content type {content_type!r} is not read here: send application/json"
+            )
+        data = parse_json_object(body)
+        unknown = sorted(set(data) - SIGN_KEYS)
+        if unknown:
+            raise BadRequest(
+                f"unknown field(s) {', '.join(unknown)}: allowed are url, "
+                "room_url, method, body, user_agent, ms_token, provider"
+            )
+        if ("url" in data) == ("room_url" in data):
+            raise BadRequest("give exactly one of 'url' and 'room_url'")
+        url = self.check_url(data.get("url", data.get("room_url")))
+        method = data.get("method", "GET")
+        if not isinstance(method, str) or method.upper() not in METHODS:
+            raise BadRequest(f"'method' must be one of {', '.join(sorted(METHODS))}")
+        method = method.upper()
+        request_body = data.get("body", "")
+        if not isinstance(request_body, str):
+            raise BadRequest("'body' must be a string (the exact bytes to send)")
+        if request_body and method == "GET":
+            raise BadRequest("a GET request has no body")
+        ms_token = data.get("ms_token")
+        if ms_token is not None and (
+            not isinstance(ms_token, str)
+            or len(ms_token) > 1024
+            or not _MS_TOKEN.fullmatch(ms_token)
+        ):
+            raise BadRequest("'ms_token' must be a URL-safe string of at most 1024 characters")
+        provider = optional_str(data, "provider", limit=64)
+        request = SignRequest(
+            url=url,
+            method=method,
+            body=request_body,
+            user_agent=optional_str(data, "user_agent"),
+            ms_token=ms_token,
+        )
+        return request, provider

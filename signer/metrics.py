@@ -1,0 +1,92 @@
+"""Prometheus metrics, one registry per app so tests and replicas never share counters."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+
+from signer import __version__
+
+if TYPE_CHECKING:
+    from providers.typing import ProviderHealth
+
+LATENCY_BUCKETS = (
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+)  # fmt: skip
+_STATES = ("starting", "ready", "degraded", "failed", "stopped")
+
+
+class Metrics:
+    """The service's metric families, with the hot-path children cached."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        reg = self.registry
+        self.requests = Counter(
+            "signer_http_requests",
+            "HTTP requests by route, method and status.",
+            ["route", "method", "status"],
+            registry=reg,
+        )
+        self.request_seconds = Histogram(
+            "signer_http_request_duration_seconds",
+            "HTTP request latency by route.",
+            ["route"],
+            buckets=LATENCY_BUCKETS,
+            registry=reg,
+        )
+        self.sign_seconds = Histogram(
+            "signer_sign_duration_seconds",
+            "Time a provider took for one successful signature.",
+            ["provider"],
+            buckets=LATENCY_BUCKETS,
+            registry=reg,
+        )
+        self.provider_failures = Counter(
+            "signer_provider_failures",
+            "Sign attempts that failed, by provider and reason.",
+            ["provider", "reason"],
+            registry=reg,
+        )
+        self.provider_state = Gauge(
+            "signer_provider_state",
+            "1 for the state each provider is in, 0 for the others.",
+            ["provider", "state"],
+            registry=reg,
+        )
+        Info("signer_build", "Version of the service.", registry=reg).info({"version": __version__})
+        self._request_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+        self._sign_children: dict[str, Histogram] = {}
+
+    def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
+        """Count one answered HTTP request."""
+        key = (route, method, status)
+        children = self._request_children.get(key)
+        if children is None:
+            children = (
+                self.requests.labels(route, method, str(status)),
+                self.request_seconds.labels(route),
+            )
+            self._request_children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
+
+    def observe_sign(self, provider: str, seconds: float) -> None:
+        """Record one successful signature's latency."""
+        child = self._sign_children.get(provider)
+        if child is None:
+            child = self._sign_children[provider] = self.sign_seconds.labels(provider)
+        child.observe(seconds)
+
+    def provider_failed(self, provider: str, reason: str) -> None:
+        """Count one failed attempt (reason: the error code, e.g. ``timeout``)."""
+        self.provider_failures.labels(provider, reason).inc()
+
+    def set_provider_states(self, states: list[ProviderHealth]) -> None:
+        """Refresh the state gauge (called at scrape time)."""
+        for health in states:
+            for state in _STATES:
+                self.provider_state.labels(health.name, state).set(
+                    1 if health.state == state else 0
+                )

@@ -1,0 +1,127 @@
+"""The edge of every request: request id, errors as JSON, metrics, one log line.
+
+It is one middleware, not three: each layer costs a coroutine frame on the hot path.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+import time
+from typing import TYPE_CHECKING, Any
+
+import orjson
+import structlog
+from aiohttp import web
+
+from signer.errors import SignerError
+from signer.logs import REQUEST_ID as CURRENT_REQUEST_ID
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from aiohttp.typedefs import Middleware
+
+    from signer.metrics import Metrics
+
+    Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+log = structlog.get_logger("signer.http")
+
+REQUEST_ID = "X-Request-Id"
+_VALID_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
+#: Where handlers leave fields for the request's log line (provider, attempts, ...).
+LOG_FIELDS = web.RequestKey("log_fields", dict[str, Any])
+
+_ID_PREFIX = os.urandom(6).hex()
+_ID_COUNTER = itertools.count(1)
+
+
+def next_id() -> str:
+    """A new request id: a random per-process prefix and a counter (unique, cheap)."""
+    return f"{_ID_PREFIX}{next(_ID_COUNTER):012x}"
+
+
+_HTTP_CODES = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "body_too_large",
+    415: "unsupported_media_type",
+}
+
+
+def error_body(code: str, message: str, **details: Any) -> bytes:
+    """The JSON error body every route answers with."""
+    error: dict[str, Any] = {"code": code, "message": message}
+    error.update(details)
+    return orjson.dumps({"status": "error", "error": error})
+
+
+def error_response(status: int, code: str, message: str, **details: Any) -> web.Response:
+    """A JSON error response."""
+    return web.Response(
+        status=status,
+        body=error_body(code, message, **details),
+        content_type="application/json",
+    )
+
+
+def _from_http_exception(exc: web.HTTPException) -> web.Response:
+    status = exc.status
+    code = _HTTP_CODES.get(status, "http_error")
+    if status == 404:
+        message = "no such route"
+    elif status == 405:
+        message = f"method not allowed here; allowed: {exc.headers.get('Allow', '')}"
+    elif status == 413:
+        message = "the body is over the size limit"
+    else:
+        message = exc.reason
+    response = error_response(status, code, message)
+    if "Allow" in exc.headers:
+        response.headers["Allow"] = exc.headers["Allow"]
+    return response
+
+
+def make_edge_middleware(metrics: Metrics) -> Middleware:
+    """Build the middleware bound to one app's metrics."""
+
+    @web.middleware
+    async def edge(request: web.Request, handler: Handler) -> web.StreamResponse:
+        incoming = request.headers.get(REQUEST_ID)
+        request_id = incoming if incoming and _VALID_ID.fullmatch(incoming) else next_id()
+        started = time.perf_counter()
+        token = CURRENT_REQUEST_ID.set(request_id)
+        try:
+            response: web.StreamResponse
+            try:
+                response = await handler(request)
+            except SignerError as exc:
+                response = error_response(exc.status, exc.code, exc.message, **exc.details)
+            except web.HTTPException as exc:
+                response = _from_http_exception(exc)
+            except Exception:
+                log.exception("unhandled_error", path=request.path)
+                response = error_response(500, "internal_error", "the service failed; see its log")
+            response.headers[REQUEST_ID] = request_id
+            seconds = time.perf_counter() - started
+            resource = request.match_info.route.resource
+            route = resource.canonical if resource is not None else "unmatched"
+            metrics.observe_request(route, request.method, response.status, seconds)
+            fields = request.get(LOG_FIELDS, {})
+            log.info(
+                "request",
+                request_id=request_id,
+                method=request.method,
+                route=route,
+                status=response.status,
+                duration_ms=round(seconds * 1000, 3),
+                **fields,
+            )
+        finally:
+            CURRENT_REQUEST_ID.reset(token)
+        return response
+
+    return edge

@@ -1,0 +1,216 @@
+"""Settings: one frozen object, built once at the edge and passed down.
+
+Precedence, lowest first: built-in defaults, then the TOML file (``config/default.toml``,
+``--config FILE`` or ``SIGNER_CONFIG``), then environment variables ``SIGNER_<FIELD>``
+(plus the plain ``HOST``, ``PORT`` and ``LOG_LEVEL``), then explicit keyword overrides
+(the command line, tests). No other module reads the environment.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+
+from signer.errors import ConfigError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+ENV_PREFIX = "SIGNER_"
+#: Plain names honoured besides ``SIGNER_*`` (what container platforms set).
+ENV_ALIASES: Mapping[str, str] = {"HOST": "host", "PORT": "port", "LOG_LEVEL": "log_level"}
+DEFAULT_CONFIG = Path("config/default.toml")
+
+DEFAULT_USER_AGENT = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
+    "(KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36"
+)
+
+
+def _split_commas(value: object) -> object:
+    """Let list settings come as ``"a,b,c"`` from the environment."""
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return value
+
+
+CommaList = Annotated[tuple[str, ...], BeforeValidator(_split_commas)]
+CommaInts = Annotated[tuple[int, ...], BeforeValidator(_split_commas)]
+
+
+class Settings(BaseModel):
+    """Every setting of the service; the README's table lists them with their env names."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+    # -- server
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["auto", "json", "console"] = "auto"
+    max_body_bytes: int = Field(64 * 1024, ge=1024, le=16 * 1024 * 1024)
+    sign_timeout_s: float = Field(10.0, gt=0, le=300)
+    shutdown_timeout_s: float = Field(10.0, ge=0, le=300)
+
+    # -- what may be signed
+    providers: CommaList = ("native",)
+    allowed_hosts: CommaList = ("tiktok.com", "tiktokv.com", "tiktokw.us", "tiktokv.us")
+    tiktok_www_url: str = "https://www.tiktok.com"
+    tiktok_webcast_url: str = "https://webcast.tiktok.com"
+
+    # -- persona: the browser every signature claims to be (shared by all providers)
+    user_agent: str = DEFAULT_USER_AGENT
+    browser_platform: str = "Win32"
+    browser_language: str = "en-US"
+    browser_os: str = "windows"
+    screen_width: int = Field(1920, ge=320, le=10000)
+    screen_height: int = Field(1080, ge=240, le=10000)
+    device_scale_factor: float = Field(1.0, gt=0, le=8)
+    sdk_flags: CommaInts = (6, 65, 14)
+    sdk_canvas: int = Field(3666844619, ge=0, le=0xFFFFFFFF)
+
+    # -- X-Gnarly version profile (what the SDK of the day writes into its record)
+    gnarly_version: str = "5.1.3-ZTCA"
+    gnarly_sdk_build: str = "1.0.0.368"
+    gnarly_field_order: str = "session"
+
+    # -- signing sessions (a native session or a browser page) are renewed this often
+    session_max_signatures: int = Field(500, ge=1)
+    session_max_age_s: float = Field(1800.0, gt=0)
+
+    data_dir: Path = Path("data")
+
+    @field_validator("providers")
+    @classmethod
+    def _providers_not_empty(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("at least one provider is needed")
+        if len(set(value)) != len(value):
+            raise ValueError("a provider is listed twice")
+        return value
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _hosts_lowercase(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(host.lower().lstrip(".") for host in value)
+
+    @field_validator("tiktok_www_url", "tiktok_webcast_url")
+    @classmethod
+    def _absolute_http_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in {"http", "https"} or not parts.hostname:
+            raise ValueError("must be an absolute http(s) URL")
+        return value.rstrip("/")
+
+    @field_validator("sdk_flags")
+    @classmethod
+    def _three_bytes(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if len(value) != 3 or not all(0 <= byte <= 255 for byte in value):
+            raise ValueError("must be three bytes, e.g. 6,65,14")
+        return value
+
+    @field_validator("gnarly_field_order")
+    @classmethod
+    def _known_order(cls, value: str) -> str:
+        if value in {"session", "ascending", "carcabot"}:
+            return value
+        try:
+            ids = [int(part) for part in value.split(",")]
+        except ValueError:
+            raise ValueError(
+                "must be session, ascending, carcabot or a comma list of field ids"
+            ) from None
+        if sorted(ids) != list(range(16)):
+            raise ValueError("an explicit order must list the field ids 0..15 once each")
+        return value
+
+    @property
+    def flags(self) -> tuple[int, int, int]:
+        """``sdk_flags`` as the 3-tuple the codecs take."""
+        first, second, third = self.sdk_flags
+        return (first, second, third)
+
+    @property
+    def signable_hosts(self) -> frozenset[str]:
+        """The allowlist plus the hosts of the configured TikTok origins."""
+        hosts = set(self.allowed_hosts)
+        for url in (self.tiktok_www_url, self.tiktok_webcast_url):
+            host = urlsplit(url).hostname
+            if host:
+                hosts.add(host.lower())
+        return frozenset(hosts)
+
+
+def env_values(environ: Mapping[str, str]) -> tuple[dict[str, str], list[str]]:
+    """Pick the settings out of an environment; also return unknown ``SIGNER_*`` names."""
+    fields = Settings.model_fields
+    values: dict[str, str] = {}
+    for alias, name in ENV_ALIASES.items():
+        if alias in environ:
+            values[name] = environ[alias]
+    unknown: list[str] = []
+    for key, value in environ.items():
+        if not key.startswith(ENV_PREFIX) or key == f"{ENV_PREFIX}CONFIG":
+            continue
+        name = key[len(ENV_PREFIX) :].lower()
+        if name in fields:
+            values[name] = value
+        else:
+            unknown.append(key)
+    return values, sorted(unknown)
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """Read a settings file; every key must be a setting's name."""
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None,
+    config_file: Path | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Build the settings from every source, in the documented precedence.
+
+    ``config_file`` (``--config``) wins over ``SIGNER_CONFIG``; with neither,
+    ``config/default.toml`` is read when it exists. Raises :class:`ConfigError` naming the
+    first invalid setting.
+    """
+    environ = environ or {}
+    explicit = config_file or (
+        Path(environ[f"{ENV_PREFIX}CONFIG"]) if environ.get(f"{ENV_PREFIX}CONFIG") else None
+    )
+    merged: dict[str, Any] = {}
+    source: dict[str, str] = {}
+    if explicit is not None or DEFAULT_CONFIG.is_file():
+        path = explicit or DEFAULT_CONFIG
+        for key, value in read_toml(path).items():
+            merged[key] = value
+            source[key] = f"config key {key!r} in {path}"
+    env, _unknown = env_values(environ)
+    for key, value in env.items():
+        merged[key] = value
+        source[key] = f"env {ENV_PREFIX}{key.upper()}"
+    for key, value in overrides.items():
+        if value is not None:
+            merged[key] = value
+            source[key] = f"option {key}"
+    try:
+        return Settings.model_validate(merged)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        name = str(error["loc"][0]) if error["loc"] else "settings"
+        where = source.get(name, "built-in default")
+        if error["type"] == "extra_forbidden":
+            raise ConfigError(f"unknown setting {name!r} ({where})") from None
+        raise ConfigError(f"invalid setting {name} ({where}): {error['msg']}") from None
