@@ -6,11 +6,10 @@ import asyncio
 import time
 from typing import Literal
 
-from signer.errors import ProviderError
-
 from providers import xbogus
 from providers.typing import Persona, ProviderHealth, ProviderState, SignRequest, SignResult
 from providers.urls import append_ms_token, browser_query, split_url
+from signer.errors import ProviderError
 
 Behaviour = Literal["ok", "fail", "hang", "crash"]
 
@@ -22,6 +21,7 @@ class FakeProvider:
         self, name: str, persona: Persona, behaviour: Behaviour = "ok", delay_s: float = 0.0
     ) -> None:
         self.name = name
+        self.awaits = True
         self.persona = persona
         self.behaviour: Behaviour = behaviour
         self.delay_s = delay_s

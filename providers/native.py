@@ -24,9 +24,9 @@ from providers.urls import append_ms_token, browser_query, last_param, split_url
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from signer.settings import Settings
-
     from providers.persona import PersonaStore
+    from providers.typing import Persona
+    from signer.settings import Settings
 
 NAME = "native"
 
@@ -58,18 +58,16 @@ class Session:
     """The per-page state of the SDK that ends up inside X-Gnarly."""
 
     started_at: float
-    page_load_us: int
-    order: tuple[int, ...]
-    random16: int
+    persona: Persona
+    record: xgnarly.SessionRecord
     signed: int = 0
-    # The SDK counts its own start-up request, so "seen" runs one ahead of "signed".
-    seen: int = 1
 
 
 class NativeProvider:
     """Signs without a browser; deterministic X-Bogus, version-pinned X-Gnarly."""
 
     name = NAME
+    awaits = False
 
     def __init__(
         self,
@@ -127,16 +125,27 @@ class NativeProvider:
 
     def _new_session(self) -> Session:
         now = self._clock()
-        return Session(
-            started_at=now,
-            page_load_us=int(now * 1_000_000) % 2**31,
+        persona = self._personas.current
+        record = xgnarly.SessionRecord(
+            canvas=persona.canvas,
+            flags=persona.flags,
+            page_load_us=int(now * 1_000_000),
+            sdk_version=self._profile.version,
+            sdk_build=self._profile.sdk_build,
+            ubcode=persona.flags[2],
+            session_random16=self._rng.getrandbits(16),
             order=self._profile.order_for_session(self._rng),
-            random16=self._rng.getrandbits(16),
         )
+        return Session(started_at=now, persona=persona, record=record)
 
     def _current_session(self, now: float) -> Session:
+        """The session to sign in; a new one when it is spent, old, or the persona changed."""
         session = self._session
-        if session.signed >= self._max_signatures or now - session.started_at >= self._max_age_s:
+        if (
+            session.signed >= self._max_signatures
+            or now - session.started_at >= self._max_age_s
+            or session.persona is not self._personas.current
+        ):
             session = self._session = self._new_session()
             self.sessions_started += 1
         return session
@@ -147,7 +156,9 @@ class NativeProvider:
 
     def sign_now(self, request: SignRequest) -> SignResult:
         """The synchronous body of :meth:`sign` (also used by the benchmarks)."""
-        persona = self._personas.current
+        now = self._clock()
+        session = self._current_session(now)
+        persona = session.persona
         base, raw_query = split_url(request.url)
         query = browser_query(raw_query)
         token = request.ms_token
@@ -155,32 +166,21 @@ class NativeProvider:
             token = last_param(query, "msToken") or ""
         signed_query = append_ms_token(query, token)
         user_agent = request.user_agent or persona.user_agent
-        now = self._clock()
         timestamp = int(now)
         x_bogus = xbogus.encode(
             signed_query, request.body, user_agent, timestamp, persona.canvas, persona.flags
         )
-        session = self._current_session(now)
         session.signed += 1
-        session.seen += 1
-        fields = xgnarly.build_fields(
+        x_gnarly = session.record.encode(
             signed_query,
             request.body,
             user_agent,
             timestamp=timestamp,
-            canvas=persona.canvas,
-            flags=persona.flags,
-            page_load_us=session.page_load_us,
-            sdk_version=self._profile.version,
-            sdk_build=self._profile.sdk_build,
-            ubcode=persona.flags[2],
-            requests_seen=session.seen,
+            # The SDK counts its own start-up request too, so "seen" runs one ahead.
+            requests_seen=session.signed + 1,
             requests_signed=session.signed,
-            session_random16=session.random16,
             random32=self._rng.getrandbits(32),
-            order=session.order,
         )
-        x_gnarly = xgnarly.encode_fields(fields)
         with_bogus = f"{signed_query}&X-Bogus={x_bogus}"
         return SignResult(
             signed_url=f"{base}?{with_bogus}&X-Gnarly={x_gnarly}",

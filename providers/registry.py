@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from signer.errors import ConfigError
-
 from providers.native import NativeProvider
 from providers.persona import PersonaStore, persona_from
+from signer.errors import ConfigError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-    from signer.settings import Settings
-
     from providers.typing import Provider
+    from signer.settings import Settings
 
     Factory = Callable[[Settings, PersonaStore], Provider]
 

@@ -106,10 +106,13 @@ class Provider(Protocol):
     """A way to sign; the chain tries providers in the configured order.
 
     ``sign`` raises :class:`signer.errors.ProviderError` (or a subclass) when it cannot
-    sign; the chain then moves on to the next provider.
+    sign; the chain then moves on to the next provider. ``awaits`` is False for a
+    provider whose ``sign`` never waits (pure computation): the chain then spares it the
+    timeout, which costs more than such a signature.
     """
 
     name: str
+    awaits: bool
 
     async def start(self) -> None:
         """Acquire resources (browser, sessions); called once before the first sign."""

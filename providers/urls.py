@@ -20,6 +20,18 @@ def split_url(url: str) -> tuple[str, str]:
 
 def browser_query(query: str) -> str:
     """Percent-encode the query the way Chromium does before the SDK hashes it."""
+    # Fast path (most queries): printable ASCII without the few characters to escape.
+    if (
+        query.isascii()
+        and query.isprintable()
+        and " " not in query
+        and '"' not in query
+        and "'" not in query
+        and "<" not in query
+        and ">" not in query
+        and "#" not in query
+    ):
+        return query
     if _NEEDS_ENCODING.search(query) is None:
         return query
     return quote(query, safe=_SAFE)
@@ -27,12 +39,15 @@ def browser_query(query: str) -> str:
 
 def last_param(query: str, name: str) -> str | None:
     """The raw value of the last ``name=`` parameter of a query, or None."""
-    prefix = name + "="
-    found: str | None = None
-    for part in query.split("&"):
-        if part.startswith(prefix):
-            found = part[len(prefix) :]
-    return found
+    key = name + "="
+    at = query.rfind(key)
+    while at != -1:
+        if at == 0 or query[at - 1] == "&":
+            start = at + len(key)
+            end = query.find("&", start)
+            return query[start:] if end == -1 else query[start:end]
+        at = query.rfind(key, 0, at)
+    return None
 
 
 def append_ms_token(query: str, token: str) -> str:

@@ -11,6 +11,7 @@ import binascii
 
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
 from signer.errors import TokenDecodeError
 
 __all__ = ["KEY", "decrypt", "encrypt", "for_query"]
@@ -23,8 +24,9 @@ _CIPHER = Cipher(algorithms.AES(KEY), modes.CBC(KEY))
 
 def encrypt(plaintext: str) -> str:
     """Return the x-tt-params value for ``plaintext`` (UTF-8)."""
-    padder = padding.PKCS7(_BLOCK_BITS).padder()
-    padded = padder.update(plaintext.encode()) + padder.finalize()
+    data = plaintext.encode()
+    fill = _BLOCK_BYTES - len(data) % _BLOCK_BYTES
+    padded = data + bytes((fill,)) * fill  # PKCS#7
     encryptor = _CIPHER.encryptor()
     return base64.b64encode(encryptor.update(padded) + encryptor.finalize()).decode("ascii")
 

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 
 import structlog
 from aiohttp import web
-from providers.registry import build_providers
 
+from providers.registry import build_providers
 from signer.app_keys import CHAIN, METRICS, PARSER, SETTINGS, STARTED_AT
 from signer.chain import Chain
 from signer.inputs import RequestParser
@@ -20,15 +20,19 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Sequence
 
     from providers.typing import Provider
-
     from signer.settings import Settings
 
 log = structlog.get_logger("signer.app")
 
 
-def make_app(settings: Settings, providers: Sequence[Provider] | None = None) -> web.Application:
+def make_app(
+    settings: Settings,
+    providers: Sequence[Provider] | None = None,
+    *,
+    metrics: Metrics | None = None,
+) -> web.Application:
     """Build the app; ``providers`` replaces the configured ones (tests inject fakes)."""
-    metrics = Metrics()
+    metrics = metrics or Metrics()
     chain_providers = list(providers) if providers is not None else build_providers(settings)
     app = web.Application(
         middlewares=[make_edge_middleware(metrics)],

@@ -15,7 +15,6 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from providers.typing import Provider, ProviderHealth, SignRequest, SignResult
-
     from signer.metrics import Metrics
 
 log = structlog.get_logger("signer.chain")
@@ -75,7 +74,10 @@ class Chain:
         for provider in self.select(only):
             started = time.perf_counter()
             try:
-                async with asyncio.timeout(self._timeout_s):
+                if provider.awaits:
+                    async with asyncio.timeout(self._timeout_s):
+                        result = await provider.sign(request)
+                else:
                     result = await provider.sign(request)
             except ProviderError as exc:
                 attempts.append(self._failed(provider.name, started, exc.code, exc.message))

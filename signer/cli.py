@@ -50,17 +50,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     _, unknown = env_values(os.environ)
     if unknown:
         log.warning("unknown_environment_settings", names=unknown)
-    from signer.server import serve  # noqa: PLC0415 - keeps `--help` fast
+    from providers.registry import check_names  # noqa: PLC0415 - keeps `--help` fast
+    from signer.server import serve  # noqa: PLC0415
 
     try:
-        serve(settings)
+        check_names(settings.providers)
+        return serve(settings)
     except ConfigError as exc:
         log.error("start_failed", error=exc.message)  # noqa: TRY400 - the message says it all
         return EXIT_USAGE
     except OSError as exc:
         log.error("start_failed", error=str(exc))  # noqa: TRY400 - e.g. port in use
         return EXIT_START_FAILED
-    return EXIT_OK
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import orjson
-from providers.typing import SignRequest
 
+from providers.typing import SignRequest
 from signer.errors import (
     BadRequest,
     BodyTooLarge,

@@ -1,14 +1,21 @@
-"""Prometheus metrics, one registry per app so tests and replicas never share counters."""
+"""Prometheus metrics, one registry per app so tests and replicas never share counters.
+
+With several worker processes (``SIGNER_WORKERS``) the values live in prometheus-client's
+multiprocess files and ``/metrics`` on any worker shows the sum over all of them.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from signer import __version__
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from providers.typing import ProviderHealth
 
 LATENCY_BUCKETS = (
@@ -18,10 +25,15 @@ _STATES = ("starting", "ready", "degraded", "failed", "stopped")
 
 
 class Metrics:
-    """The service's metric families, with the hot-path children cached."""
+    """The service's metric families, with the hot-path children cached.
 
-    def __init__(self) -> None:
+    ``multiprocess_dir`` is the directory of prometheus-client's multiprocess mode (the
+    supervisor sets ``PROMETHEUS_MULTIPROC_DIR`` to it before starting the workers).
+    """
+
+    def __init__(self, multiprocess_dir: Path | None = None) -> None:
         self.registry = CollectorRegistry()
+        self._multiprocess_dir = multiprocess_dir
         reg = self.registry
         self.requests = Counter(
             "signer_http_requests",
@@ -49,15 +61,31 @@ class Metrics:
             ["provider", "reason"],
             registry=reg,
         )
+        # Per worker (a pid label is added in multiprocess mode): each has its providers.
         self.provider_state = Gauge(
             "signer_provider_state",
             "1 for the state each provider is in, 0 for the others.",
             ["provider", "state"],
             registry=reg,
+            multiprocess_mode="liveall",
         )
-        Info("signer_build", "Version of the service.", registry=reg).info({"version": __version__})
+        Gauge(
+            "signer_build_info",
+            "Version of the service (always 1).",
+            ["version"],
+            registry=reg,
+            multiprocess_mode="max",
+        ).labels(__version__).set(1)
         self._request_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
         self._sign_children: dict[str, Histogram] = {}
+
+    def exposition(self) -> bytes:
+        """The text format of every metric (summed over the workers when there are several)."""
+        if self._multiprocess_dir is None:
+            return generate_latest(self.registry)
+        merged = CollectorRegistry()
+        MultiProcessCollector(merged, path=str(self._multiprocess_dir))  # type: ignore[no-untyped-call]
+        return generate_latest(merged)
 
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
         """Count one answered HTTP request."""

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import time
 from typing import TYPE_CHECKING, Any
 
 import orjson
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from signer import __version__
 from signer.app_keys import CHAIN, METRICS, PARSER, STARTED_AT
@@ -16,7 +17,6 @@ from signer.middleware import LOG_FIELDS
 
 if TYPE_CHECKING:
     from providers.typing import SignRequest
-
     from signer.chain import Signed
 
 routes = web.RouteTableDef()
@@ -96,6 +96,7 @@ async def health(request: web.Request) -> web.Response:
                 for s in states
             ],
             "maintenance": False,
+            "pid": os.getpid(),
         },
         status=503 if status == "down" else 200,
     )
@@ -106,7 +107,7 @@ async def metrics(request: web.Request) -> web.Response:
     """Prometheus text exposition of this app's registry."""
     app_metrics = request.app[METRICS]
     app_metrics.set_provider_states(request.app[CHAIN].health())
-    response = web.Response(body=generate_latest(app_metrics.registry))
+    response = web.Response(body=app_metrics.exposition())
     response.content_type = CONTENT_TYPE_LATEST.split(";", 1)[0]
     response.charset = "utf-8"
     return response

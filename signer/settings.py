@@ -55,6 +55,7 @@ class Settings(BaseModel):
     max_body_bytes: int = Field(64 * 1024, ge=1024, le=16 * 1024 * 1024)
     sign_timeout_s: float = Field(10.0, gt=0, le=300)
     shutdown_timeout_s: float = Field(10.0, ge=0, le=300)
+    workers: int = Field(1, ge=1, le=64)
 
     # -- what may be signed
     providers: CommaList = ("native",)

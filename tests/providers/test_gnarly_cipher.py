@@ -10,9 +10,9 @@ import numpy.typing as npt
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from providers.gnarly_cipher import KeystreamPool, keystream, keystreams, rounds_for
 
 from providers import gnarly_cipher
+from providers.gnarly_cipher import KeystreamPool, keystream, keystreams, rounds_for
 
 
 def _key_with_rounds(rng: random.Random, rounds: int) -> bytes:

@@ -8,14 +8,14 @@ import random
 from typing import Any
 
 import pytest
+
+from providers import xbogus, xgnarly, xttparams
 from providers.native import GnarlyProfile, NativeProvider
 from providers.persona import PersonaStore, persona_from
 from providers.registry import build_providers
 from providers.typing import Provider, SignRequest
 from signer.errors import ConfigError
 from signer.settings import Settings
-
-from providers import xbogus, xgnarly, xttparams
 from tests.support import load_vectors
 
 XBOGUS = load_vectors("xbogus-sdk.json")["vectors"]

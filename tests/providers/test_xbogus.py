@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from signer.errors import TokenDecodeError
 
 from providers import xbogus
+from signer.errors import TokenDecodeError
 from tests.support import load_vectors
 
 SDK_VECTORS: list[dict[str, Any]] = load_vectors("xbogus-sdk.json")["vectors"]

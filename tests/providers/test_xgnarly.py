@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from providers import xgnarly
 from providers.gnarly_cipher import KeystreamPool
 from providers.xgnarly import Field
 from signer.errors import TokenDecodeError
-
-from providers import xgnarly
 from tests.support import load_vectors
 
 VECTORS = load_vectors("xgnarly-sdk.json")
@@ -406,3 +406,57 @@ def test_decode_rejects_sdk_token_with_any_byte_altered(vector: dict[str, Any]) 
             continue
         accepted.append(position)
     assert accepted == []
+
+
+PER_REQUEST = st.fixed_dictionaries(
+    {
+        "timestamp": st.integers(0, 2**32 - 1),
+        "requests_seen": st.integers(0, 0xFFFF),
+        "requests_signed": st.integers(0, 0xFFFF),
+        "random32": st.integers(0, 2**32 - 1),
+    }
+)
+SESSION = st.fixed_dictionaries(
+    {
+        "canvas": st.integers(0, 2**32 - 1),
+        "flags": st.tuples(st.integers(0, 255), st.integers(0, 255), st.integers(0, 255)),
+        "page_load_us": st.integers(0, 2**40),
+        "sdk_version": st.sampled_from(["5.1.3-ZTCA", "5.1.3", "5.2.0"]),
+        "sdk_build": st.sampled_from([None, "1.0.0.368", "2.0.0.485"]),
+        "ubcode": st.integers(0, 0xFFFF),
+        "session_random16": st.integers(0, 0xFFFF),
+        "seed": st.integers(0, 2**16),
+    }
+)
+
+
+@settings(max_examples=60)
+@given(
+    texts=st.tuples(st.text(max_size=300), st.text(max_size=100), st.text(max_size=80)),
+    session=SESSION,
+    request=PER_REQUEST,
+    key=st.binary(min_size=48, max_size=48),
+)
+def test_session_record_equals_build_fields(
+    texts: tuple[str, str, str], session: dict[str, Any], request: dict[str, int], key: bytes
+) -> None:
+    """The prepared session layout gives byte for byte what build_fields + encode_fields give."""
+    order = xgnarly.random_order(random.Random(session.pop("seed")))
+    if session["sdk_build"] is None:
+        order = tuple(i for i in order if i != 10)
+    record = xgnarly.SessionRecord(order=order, **session)
+    fast = record.encode(*texts, key=key, **request)
+    fields = xgnarly.build_fields(*texts, order=order, **session, **request)
+    assert fast == xgnarly.encode_fields(fields, key=key)
+
+
+def test_session_record_rejects_counters_over_16_bits() -> None:
+    """A counter past 65535 cannot be written in its 2-byte field."""
+    record = xgnarly.SessionRecord(
+        canvas=1, flags=(6, 65, 14), page_load_us=0, sdk_version="5.1.3", sdk_build=None,
+        ubcode=14, session_random16=0, order=tuple(i for i in xgnarly.ASCENDING_ORDER if i != 10),
+    )  # fmt: skip
+    with pytest.raises(ValueError, match="does not fit"):
+        record.encode(
+            "q", "", "ua", timestamp=0, requests_seen=70000, requests_signed=1, random32=0
+        )

@@ -8,9 +8,9 @@ import pytest
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from hypothesis import given
 from hypothesis import strategies as st
-from signer.errors import TokenDecodeError
 
 from providers import xttparams
+from signer.errors import TokenDecodeError
 
 QUERY = "aid=1988&count=30&msToken=abc"
 # Computed once with this module and pasted in: any change to key, IV, padding or

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import pytest
+
 from providers.persona import persona_from
 from signer.app import make_app
 from signer.settings import Settings
@@ -13,6 +14,7 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from aiohttp.test_utils import TestClient
+
     from providers.typing import Persona, Provider
 
     MakeClient = Callable[..., Awaitable[TestClient[Any, Any]]]

@@ -7,15 +7,15 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
 import structlog
+
+from providers import xbogus, xgnarly
 from providers.fake import FakeProvider
 from signer.settings import Settings
 
-from providers import xbogus, xgnarly
-
 if TYPE_CHECKING:
     from aiohttp.test_utils import TestClient
-    from providers.typing import Persona
 
+    from providers.typing import Persona
     from tests.signer.conftest import MakeClient
 
     Client = TestClient[Any, Any]

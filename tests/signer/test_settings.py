@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import pytest
+
 from signer.errors import ConfigError
 from signer.settings import Settings, env_values, load_settings
 

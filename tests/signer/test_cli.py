@@ -1,0 +1,194 @@
+"""The command line and the server process: start, serve, stop, exit codes, workers."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from signer.cli import main
+from tests.support import REPO
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+URL = "https://www.tiktok.com/api/post/item_list/?aid=1988&count=35"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def get_json(url: str, data: bytes | None = None) -> dict[str, Any]:
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": "text/plain"})
+    with urllib.request.urlopen(request, timeout=5) as response:
+        result: dict[str, Any] = json.load(response)
+        return result
+
+
+def wait_ready(base: str, process: subprocess.Popen[bytes], timeout_s: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"the service exited with {process.returncode} before it was ready")
+        try:
+            get_json(f"{base}/health")
+        except OSError:
+            time.sleep(0.05)
+        else:
+            return
+    pytest.fail("the service did not answer /health in time")
+
+
+class Service:
+    """``python -m signer serve`` as a real process on a free loopback port."""
+
+    def __init__(self, tmp_path: Path, **env: str) -> None:
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.log = tmp_path / "service.log"
+        environ = {
+            **os.environ,
+            "SIGNER_PORT": str(self.port),
+            "SIGNER_LOG_FORMAT": "json",
+            "SIGNER_DATA_DIR": str(tmp_path / "data"),
+            **env,
+        }
+        with self.log.open("wb") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "signer", "serve"],
+                cwd=REPO,
+                env=environ,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+
+    def stop(self) -> int:
+        """SIGTERM the service and return its exit code."""
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=30)
+
+    def events(self) -> list[dict[str, Any]]:
+        """Every JSON log line the service wrote."""
+        lines = self.log.read_text(encoding="utf-8").splitlines()
+        return [json.loads(line) for line in lines if line.startswith("{")]
+
+
+@pytest.fixture
+def service(tmp_path: Path) -> Iterator[Service]:
+    running = Service(tmp_path)
+    try:
+        wait_ready(running.base, running.process)
+        yield running
+    finally:
+        if running.process.poll() is None:
+            running.process.kill()
+            running.process.wait()
+
+
+def test_serve_signs_and_stops_gracefully_on_sigterm(service: Service) -> None:
+    """The real process signs, logs JSON lines, and exits 0 on SIGTERM."""
+    body = get_json(f"{service.base}/signature", URL.encode())
+    assert body["data"]["x-bogus"].startswith("DFSz")
+    assert service.stop() == 0
+    events = [event["event"] for event in service.events()]
+    assert events[:2] == ["provider_started", "server_started"]
+    assert "request" in events
+    assert events[-2:] == ["server_stopping", "provider_stopped"]
+
+
+def test_request_log_line_is_json_with_request_id(service: Service) -> None:
+    """Each request writes one JSON line carrying its request id and ISO timestamp."""
+    request = urllib.request.Request(f"{service.base}/health", headers={"X-Request-Id": "cli-1"})
+    with urllib.request.urlopen(request, timeout=5):
+        pass
+    service.stop()
+    line = next(e for e in service.events() if e.get("request_id") == "cli-1")
+    assert line["event"] == "request"
+    assert line["route"] == "/health"
+    assert line["timestamp"].endswith("Z")
+    assert line["level"] == "info"
+
+
+def test_invalid_setting_exits_2_naming_it(capsys: pytest.CaptureFixture[str]) -> None:
+    """A bad setting stops start-up with exit code 2 and the setting's name."""
+    os.environ["SIGNER_PORT"] = "not-a-port"
+    try:
+        assert main(["serve"]) == 2
+    finally:
+        del os.environ["SIGNER_PORT"]
+    assert "invalid setting port (env SIGNER_PORT)" in capsys.readouterr().err
+
+
+def test_unknown_provider_exits_2(tmp_path: Path) -> None:
+    """An unknown provider name fails at start-up, before anything listens."""
+    result = subprocess.run(
+        [sys.executable, "-m", "signer", "serve"],
+        cwd=REPO,
+        env={**os.environ, "SIGNER_PROVIDERS": "native,nope", "SIGNER_LOG_FORMAT": "json"},
+        capture_output=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert b"unknown provider nope" in result.stdout
+
+
+def test_port_in_use_exits_3(tmp_path: Path) -> None:
+    """A port that is taken is a start-up failure (exit 3), not a crash."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "signer", "serve", "--port", str(port)],
+            cwd=REPO,
+            env={**os.environ, "SIGNER_LOG_FORMAT": "json"},
+            capture_output=True,
+            timeout=30,
+            check=False,
+        )
+    assert result.returncode == 3
+    assert b"start_failed" in result.stdout
+
+
+def test_workers_share_the_port_and_the_metrics(tmp_path: Path) -> None:
+    """With two workers both answer on one port; /metrics sums over them; SIGTERM ends all."""
+    service = Service(tmp_path, SIGNER_WORKERS="2")
+    try:
+        wait_ready(service.base, service.process)
+        pids = set()
+        deadline = time.monotonic() + 20
+        count = 0
+        while len(pids) < 2 and time.monotonic() < deadline:
+            pids.add(get_json(f"{service.base}/health")["pid"])
+            count += 1
+        assert len(pids) == 2
+        with urllib.request.urlopen(f"{service.base}/metrics", timeout=5) as response:
+            text = response.read().decode()
+        counted = next(
+            line for line in text.splitlines()
+            if line.startswith('signer_http_requests_total{method="GET",route="/health"')
+        )  # fmt: skip
+        # The readiness probes count too, so at least the loop's requests are there.
+        assert float(counted.rsplit(" ", 1)[1]) >= count
+        assert service.stop() == 0
+        for pid in pids:
+            with pytest.raises(ProcessLookupError):
+                os.kill(pid, 0)
+    finally:
+        if service.process.poll() is None:
+            service.process.kill()
+            service.process.wait()
