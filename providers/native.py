@@ -14,8 +14,8 @@ from __future__ import annotations
 import random
 import secrets
 import time
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from providers import xbogus, xgnarly, xttparams
 from providers.typing import ProviderHealth, SignRequest, SignResult
@@ -61,6 +61,16 @@ class Session:
     persona: Persona
     record: xgnarly.SessionRecord
     signed: int = 0
+    navigators: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def navigator(self, user_agent: str) -> dict[str, Any]:
+        """The persona's navigator for this UA (built once per session and UA; read-only)."""
+        found = self.navigators.get(user_agent)
+        if found is None:
+            if len(self.navigators) >= 64:
+                self.navigators.clear()
+            found = self.navigators[user_agent] = self.persona.navigator(user_agent)
+        return found
 
 
 class NativeProvider:
@@ -188,7 +198,7 @@ class NativeProvider:
             x_gnarly=x_gnarly,
             ms_token=token,
             user_agent=user_agent,
-            navigator=persona.navigator(user_agent),
+            navigator=session.navigator(user_agent),
             provider=self.name,
             x_tt_params=xttparams.for_query(with_bogus),
         )

@@ -81,7 +81,7 @@ class RequestParser:
         url = raw.strip()
         if not url:
             raise InvalidUrl("the URL is empty")
-        if _CONTROL.search(url) or " " in url:
+        if not url.isprintable() or " " in url:
             raise InvalidUrl("the URL contains spaces or control characters")
         try:
             parts = urlsplit(url)

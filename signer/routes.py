@@ -31,10 +31,7 @@ async def _sign(
 ) -> web.Response:
     signed: Signed = await request.app[CHAIN].sign(sign_request, only)
     result = signed.result
-    request[LOG_FIELDS] = {
-        "provider": result.provider,
-        "attempts": [{"provider": a.provider, "ok": a.ok, "code": a.code} for a in signed.attempts],
-    }
+    request[LOG_FIELDS] = {"provider": result.provider, "attempts": signed.attempts}
     return _json(
         {
             "status": "ok",

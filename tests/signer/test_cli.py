@@ -114,12 +114,18 @@ def test_request_log_line_is_json_with_request_id(service: Service) -> None:
     request = urllib.request.Request(f"{service.base}/health", headers={"X-Request-Id": "cli-1"})
     with urllib.request.urlopen(request, timeout=5):
         pass
+    get_json(f"{service.base}/signature", URL.encode())
     service.stop()
-    line = next(e for e in service.events() if e.get("request_id") == "cli-1")
+    events = service.events()
+    line = next(e for e in events if e.get("request_id") == "cli-1")
     assert line["event"] == "request"
     assert line["route"] == "/health"
     assert line["timestamp"].endswith("Z")
     assert line["level"] == "info"
+    signed = next(e for e in events if e.get("route") == "/signature")
+    assert signed["provider"] == "native"
+    assert signed["attempts"][0]["provider"] == "native"
+    assert signed["attempts"][0]["ok"] is True
 
 
 def test_invalid_setting_exits_2_naming_it(capsys: pytest.CaptureFixture[str]) -> None:

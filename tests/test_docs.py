@@ -1,0 +1,34 @@
+"""The README stays true to the code: every setting documented, quick start runnable."""
+
+from __future__ import annotations
+
+import os
+import re
+
+import pytest
+
+from signer.settings import Settings
+from tests.support import REPO
+
+README = (REPO / "README.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("name", sorted(Settings.model_fields))
+def test_every_setting_is_in_the_readme_table(name: str) -> None:
+    """Each setting's environment variable has a row in the settings table."""
+    assert re.search(rf"^\| [^\n|]*`SIGNER_{name.upper()}`", README, re.MULTILINE), name
+
+
+def test_quick_start_is_two_commands_that_exist() -> None:
+    """The quick start block holds exactly the two scripts, and both are executable."""
+    block = README.split("## Quick start", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
+    commands = [line.split("#", 1)[0].strip() for line in block.strip().splitlines()]
+    assert commands == ["scripts/serve", "scripts/test"]
+    for command in commands:
+        assert os.access(REPO / command, os.X_OK), command
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    """CI runs the README's test command and nothing else."""
+    ci = (REPO / ".ci" / "run").read_text(encoding="utf-8")
+    assert "exec scripts/test" in ci
