@@ -138,34 +138,31 @@ def test_invalid_setting_exits_2_naming_it(capsys: pytest.CaptureFixture[str]) -
     assert "invalid setting port (env SIGNER_PORT)" in capsys.readouterr().err
 
 
-def test_unknown_provider_exits_2(tmp_path: Path) -> None:
-    """An unknown provider name fails at start-up, before anything listens."""
-    result = subprocess.run(
-        [sys.executable, "-m", "signer", "serve"],
+def serve_until_exit(*args: str, **env: str) -> subprocess.CompletedProcess[bytes]:
+    """Run ``serve`` expecting it to stop on its own (a start-up failure)."""
+    return subprocess.run(
+        [sys.executable, "-m", "signer", "serve", *args],
         cwd=REPO,
-        env={**os.environ, "SIGNER_PROVIDERS": "native,nope", "SIGNER_LOG_FORMAT": "json"},
+        env={**os.environ, "SIGNER_LOG_FORMAT": "json", **env},
         capture_output=True,
         timeout=30,
         check=False,
     )
+
+
+def test_unknown_provider_exits_2() -> None:
+    """An unknown provider name fails at start-up, before anything listens."""
+    result = serve_until_exit(SIGNER_PROVIDERS="native,nope")
     assert result.returncode == 2
     assert b"unknown provider nope" in result.stdout
 
 
-def test_port_in_use_exits_3(tmp_path: Path) -> None:
+def test_port_in_use_exits_3() -> None:
     """A port that is taken is a start-up failure (exit 3), not a crash."""
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
-        port = taken.getsockname()[1]
-        result = subprocess.run(
-            [sys.executable, "-m", "signer", "serve", "--port", str(port)],
-            cwd=REPO,
-            env={**os.environ, "SIGNER_LOG_FORMAT": "json"},
-            capture_output=True,
-            timeout=30,
-            check=False,
-        )
+        result = serve_until_exit("--port", str(taken.getsockname()[1]))
     assert result.returncode == 3
     assert b"start_failed" in result.stdout
 
