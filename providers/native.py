@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from providers.persona import PersonaStore
+    from providers.registry import ProviderContext
     from providers.typing import Persona
     from signer.settings import Settings
 
@@ -98,6 +99,11 @@ class NativeProvider:
         self._session = self._new_session()
         self._started = False
         self.sessions_started = 1
+
+    @classmethod
+    def from_context(cls, context: ProviderContext) -> NativeProvider:
+        """Build from the ``gnarly_*`` and ``session_*`` settings."""
+        return cls.from_settings(context.settings, context.personas)
 
     @classmethod
     def from_settings(cls, settings: Settings, personas: PersonaStore) -> NativeProvider:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from providers.native import NativeProvider
@@ -12,12 +13,23 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
     from providers.typing import Provider
+    from signer.metrics import Metrics
     from signer.settings import Settings
 
-    Factory = Callable[[Settings, PersonaStore], Provider]
+    Factory = Callable[["ProviderContext"], Provider]
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderContext:
+    """What a provider factory gets: the settings, the shared persona, the app's metrics."""
+
+    settings: Settings
+    personas: PersonaStore
+    metrics: Metrics
+
 
 FACTORIES: Mapping[str, Factory] = {
-    NativeProvider.name: NativeProvider.from_settings,
+    NativeProvider.name: NativeProvider.from_context,
 }
 
 
@@ -31,8 +43,8 @@ def check_names(names: tuple[str, ...]) -> None:
         )
 
 
-def build_providers(settings: Settings) -> list[Provider]:
+def build_providers(settings: Settings, metrics: Metrics) -> list[Provider]:
     """One provider per configured name, in order, sharing one persona."""
     check_names(settings.providers)
-    personas = PersonaStore(persona_from(settings))
-    return [FACTORIES[name](settings, personas) for name in settings.providers]
+    context = ProviderContext(settings, PersonaStore(persona_from(settings)), metrics)
+    return [FACTORIES[name](context) for name in settings.providers]

@@ -33,7 +33,9 @@ def make_app(
 ) -> web.Application:
     """Build the app; ``providers`` replaces the configured ones (tests inject fakes)."""
     metrics = metrics or Metrics()
-    chain_providers = list(providers) if providers is not None else build_providers(settings)
+    chain_providers = (
+        list(providers) if providers is not None else build_providers(settings, metrics)
+    )
     app = web.Application(
         middlewares=[make_edge_middleware(metrics)],
         client_max_size=settings.max_body_bytes,

@@ -86,6 +86,14 @@ class ProviderError(SignerError):
     code = "provider_error"
 
 
+class ProviderDeclined(ProviderError):
+    """Raised by a provider that does not sign this kind of request (e.g. a browser page
+    holding another msToken); the chain moves on without counting it as a failure.
+    """
+
+    code = "declined"
+
+
 class ProviderUnavailable(ProviderError):
     """Raised by a provider that is not started, stopped, or has failed."""
 

@@ -71,7 +71,7 @@ class Settings(BaseModel):
     screen_width: int = Field(1920, ge=320, le=10000)
     screen_height: int = Field(1080, ge=240, le=10000)
     device_scale_factor: float = Field(1.0, gt=0, le=8)
-    sdk_flags: CommaInts = (6, 65, 14)
+    sdk_flags: CommaInts = (4, 65, 14)
     sdk_canvas: int = Field(3666844619, ge=0, le=0xFFFFFFFF)
 
     # -- X-Gnarly version profile (what the SDK of the day writes into its record)
@@ -82,6 +82,16 @@ class Settings(BaseModel):
     # -- signing sessions (a native session or a browser page) are renewed this often
     session_max_signatures: int = Field(500, ge=1)
     session_max_age_s: float = Field(1800.0, gt=0)
+
+    # -- browser provider: TikTok's SDK in headless Chromium
+    sdk_source: Literal["file", "live"] = "file"
+    sdk_version: Literal["5.1.3", "2.0.0.485", "1.0.0.368"] = "5.1.3"
+    sdk_cache_dir: Path | None = None
+    chromium_path: Path = Path("/usr/bin/chromium")
+    browser_pages: int = Field(2, ge=1, le=64)
+    browser_batch_max: int = Field(64, ge=1, le=10000)
+    browser_stealth: bool = True
+    browser_start_timeout_s: float = Field(30.0, gt=0, le=600)
 
     data_dir: Path = Path("data")
 
@@ -134,6 +144,11 @@ class Settings(BaseModel):
         """``sdk_flags`` as the 3-tuple the codecs take."""
         first, second, third = self.sdk_flags
         return (first, second, third)
+
+    @property
+    def sdk_dir(self) -> Path:
+        """Where ``tiktok-signer sdk fetch`` keeps the pinned SDK files."""
+        return self.sdk_cache_dir or self.data_dir / "sdk"
 
     @property
     def signable_hosts(self) -> frozenset[str]:

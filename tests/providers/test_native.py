@@ -15,6 +15,7 @@ from providers.persona import PersonaStore, persona_from
 from providers.registry import build_providers
 from providers.typing import Provider, SignRequest
 from signer.errors import ConfigError
+from signer.metrics import Metrics
 from signer.settings import Settings
 from tests.support import load_vectors
 
@@ -174,11 +175,11 @@ async def test_lifecycle_and_health() -> None:
 
 def test_registry_builds_the_configured_order() -> None:
     """The registry builds one provider per configured name, in order."""
-    providers = build_providers(Settings(providers=("native",)))
+    providers = build_providers(Settings(providers=("native",)), Metrics())
     assert [p.name for p in providers] == ["native"]
 
 
 def test_registry_rejects_unknown_names() -> None:
     """An unknown provider name fails at start-up and lists the known ones."""
     with pytest.raises(ConfigError, match=r"unknown provider nope \(known: native"):
-        build_providers(Settings(providers=("native", "nope")))
+        build_providers(Settings(providers=("native", "nope")), Metrics())
