@@ -87,8 +87,10 @@ class ProviderError(SignerError):
 
 
 class ProviderDeclined(ProviderError):
-    """Raised by a provider that does not sign this kind of request (e.g. a browser page
-    holding another msToken); the chain moves on without counting it as a failure.
+    """Raised by a provider that does not sign this kind of request.
+
+    For example a browser page holding another msToken than the one asked for. The chain
+    moves on to the next provider without counting it as a failure.
     """
 
     code = "declined"
