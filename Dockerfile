@@ -1,8 +1,23 @@
 # tiktok-signer: Debian-based image with Debian's chromium for the browser provider.
+
+# Stage 1: fetch TikTok's pinned SDK files (npm pack + sha256 pins); never in the repo.
+FROM python:3.11-slim-bookworm AS sdk
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends nodejs npm \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /build
+COPY pyproject.toml README.md ./
+COPY signer ./signer
+COPY providers ./providers
+COPY monitoring ./monitoring
+RUN pip install --no-cache-dir . && SIGNER_DATA_DIR=/build/data tiktok-signer sdk fetch
+
+# Stage 2: the service.
 FROM python:3.11-slim-bookworm
 
+# fonts-liberation: Chromium's recommended font; the SDK's canvas fingerprint depends on it.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends chromium \
+    && apt-get install -y --no-install-recommends chromium fonts-liberation \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --create-home --uid 10001 signer
 
@@ -13,6 +28,7 @@ COPY providers ./providers
 COPY monitoring ./monitoring
 COPY config ./config
 RUN pip install --no-cache-dir . && mkdir -p /app/data && chown signer:signer /app/data
+COPY --from=sdk --chown=signer:signer /build/data/sdk /app/data/sdk
 
 USER signer
 ENV SIGNER_HOST=0.0.0.0 \

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from providers.browser import BrowserProvider
 from providers.native import NativeProvider
 from providers.persona import PersonaStore, persona_from
 from signer.errors import ConfigError
@@ -29,6 +30,7 @@ class ProviderContext:
 
 
 FACTORIES: Mapping[str, Factory] = {
+    BrowserProvider.name: BrowserProvider.from_context,
     NativeProvider.name: NativeProvider.from_context,
 }
 

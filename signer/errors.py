@@ -27,6 +27,26 @@ class ConfigError(SignerError):
     code = "invalid_setting"
 
 
+class SdkMissing(ConfigError):
+    """Raised when a pinned SDK file is absent from the SDK cache or does not match its pin.
+
+    The browser provider needs the file with ``SIGNER_SDK_SOURCE=file``; the message names
+    the file and tells the operator to run ``tiktok-signer sdk fetch``.
+    """
+
+    code = "sdk_missing"
+
+
+class SdkFetchFailed(SignerError):
+    """Raised by ``tiktok-signer sdk fetch`` when the pinned SDK package cannot be installed.
+
+    npm is missing, fails or times out, or the tarball or one of its files does not match
+    its pinned sha256; the message says which, and nothing was written to the cache.
+    """
+
+    code = "sdk_fetch_failed"
+
+
 class BadRequest(SignerError):
     """Raised when a request cannot be understood (wrong shape, bad value)."""
 

@@ -69,6 +69,31 @@ class Metrics:
             registry=reg,
             multiprocess_mode="liveall",
         )
+        self.self_check_failures = Counter(
+            "signer_self_check_failures",
+            "Signatures a provider produced that failed the native codecs' check.",
+            ["provider"],
+            registry=reg,
+        )
+        self.browser_events = Counter(
+            "signer_browser_events",
+            "Browser pool events: recycle, page_crash, browser_crash, relaunch.",
+            ["event"],
+            registry=reg,
+        )
+        self.browser_pages = Gauge(
+            "signer_browser_pages",
+            "Browser pool pages by state (ready, busy).",
+            ["state"],
+            registry=reg,
+            multiprocess_mode="livesum",
+        )
+        self.browser_queue = Gauge(
+            "signer_browser_queue_depth",
+            "Sign requests waiting for a browser page.",
+            registry=reg,
+            multiprocess_mode="livesum",
+        )
         Gauge(
             "signer_build_info",
             "Version of the service (always 1).",
@@ -111,10 +136,23 @@ class Metrics:
         """Count one failed attempt (reason: the error code, e.g. ``timeout``)."""
         self.provider_failures.labels(provider, reason).inc()
 
+    def self_check_failed(self, provider: str) -> None:
+        """Count one signature that failed its self-check."""
+        self.self_check_failures.labels(provider).inc()
+
+    def browser_event(self, event: str) -> None:
+        """Count one browser pool event."""
+        self.browser_events.labels(event).inc()
+
     def set_provider_states(self, states: list[ProviderHealth]) -> None:
-        """Refresh the state gauge (called at scrape time)."""
+        """Refresh the state gauges from the providers' health (called at scrape time)."""
         for health in states:
             for state in _STATES:
                 self.provider_state.labels(health.name, state).set(
                     1 if health.state == state else 0
                 )
+            details = health.details
+            if "pages_ready" in details:
+                self.browser_pages.labels("ready").set(details["pages_ready"])
+                self.browser_pages.labels("busy").set(details["pages_busy"])
+                self.browser_queue.set(details["queue"])

@@ -58,7 +58,7 @@ class Settings(BaseModel):
     workers: int = Field(1, ge=1, le=64)
 
     # -- what may be signed
-    providers: CommaList = ("native",)
+    providers: CommaList = ("browser", "native")
     allowed_hosts: CommaList = ("tiktok.com", "tiktokv.com", "tiktokw.us", "tiktokv.us")
     tiktok_www_url: str = "https://www.tiktok.com"
     tiktok_webcast_url: str = "https://webcast.tiktok.com"

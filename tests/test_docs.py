@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from providers import sdk
 from signer.settings import Settings
 from tests.support import REPO
 
@@ -32,3 +33,11 @@ def test_ci_runs_the_readme_test_command() -> None:
     """CI runs the README's test command and nothing else."""
     ci = (REPO / ".ci" / "run").read_text(encoding="utf-8")
     assert "exec scripts/test" in ci
+
+
+def test_readme_lists_the_sdk_pins() -> None:
+    """The README's table of TikTok's SDK files carries the pins the code checks."""
+    assert f"`{sdk.TARBALL_SHA256}`" in README
+    for version, pin in sdk.PINS.items():
+        row = f"| `{version}` | `{pin.name}` | {pin.size} | `{pin.sha256}` |"
+        assert row in README, version

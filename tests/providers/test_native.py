@@ -181,5 +181,5 @@ def test_registry_builds_the_configured_order() -> None:
 
 def test_registry_rejects_unknown_names() -> None:
     """An unknown provider name fails at start-up and lists the known ones."""
-    with pytest.raises(ConfigError, match=r"unknown provider nope \(known: native"):
+    with pytest.raises(ConfigError, match=r"unknown provider nope \(known: browser, native\)"):
         build_providers(Settings(providers=("native", "nope")), Metrics())

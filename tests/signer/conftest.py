@@ -20,10 +20,13 @@ if TYPE_CHECKING:
     MakeClient = Callable[..., Awaitable[TestClient[Any, Any]]]
 
 
+NATIVE = Settings(providers=("native",))
+
+
 @pytest.fixture
 def settings() -> Settings:
-    """Embedded defaults, native provider only."""
-    return Settings()
+    """Embedded defaults with the native provider alone (browser tests opt in)."""
+    return NATIVE
 
 
 @pytest.fixture
@@ -39,7 +42,7 @@ def make_client(aiohttp_client: Any) -> MakeClient:
     async def _make(
         settings: Settings | None = None, providers: list[Provider] | None = None
     ) -> TestClient[Any, Any]:
-        app = make_app(settings or Settings(), providers)
+        app = make_app(settings or NATIVE, providers)
         client: TestClient[Any, Any] = await aiohttp_client(app)
         return client
 

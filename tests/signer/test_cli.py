@@ -64,6 +64,7 @@ class Service:
             "SIGNER_PORT": str(self.port),
             "SIGNER_LOG_FORMAT": "json",
             "SIGNER_DATA_DIR": str(tmp_path / "data"),
+            "SIGNER_PROVIDERS": "native",
             **env,
         }
         with self.log.open("wb") as out:
@@ -143,7 +144,7 @@ def serve_until_exit(*args: str, **env: str) -> subprocess.CompletedProcess[byte
     return subprocess.run(
         [sys.executable, "-m", "signer", "serve", *args],
         cwd=REPO,
-        env={**os.environ, "SIGNER_LOG_FORMAT": "json", **env},
+        env={**os.environ, "SIGNER_LOG_FORMAT": "json", "SIGNER_PROVIDERS": "native", **env},
         capture_output=True,
         timeout=30,
         check=False,
@@ -191,6 +192,32 @@ def test_workers_share_the_port_and_the_metrics(tmp_path: Path) -> None:
         for pid in pids:
             with pytest.raises(ProcessLookupError):
                 os.kill(pid, 0)
+    finally:
+        if service.process.poll() is None:
+            service.process.kill()
+            service.process.wait()
+
+
+def test_missing_browser_exits_2_with_the_setting() -> None:
+    """With the browser provider and no Chromium, start-up fails clearly (exit 2)."""
+    result = serve_until_exit(SIGNER_PROVIDERS="browser,native", SIGNER_CHROMIUM_PATH="/nope")
+    assert result.returncode == 2
+    assert b"no Chromium at /nope" in result.stdout
+
+
+@pytest.mark.chromium
+def test_embedded_defaults_sign_with_the_browser(tmp_path: Path) -> None:
+    """The real process on the default chain starts Chromium and signs with it."""
+    service = Service(
+        tmp_path, SIGNER_PROVIDERS="browser,native", SIGNER_SDK_CACHE_DIR=str(REPO / "data" / "sdk")
+    )
+    try:
+        wait_ready(service.base, service.process)
+        body = get_json(f"{service.base}/signature", URL.encode())
+        assert body["data"]["provider"] == "browser"
+        assert service.stop() == 0
+        events = [event["event"] for event in service.events()]
+        assert events.index("browser_ready") < events.index("server_started")
     finally:
         if service.process.poll() is None:
             service.process.kill()

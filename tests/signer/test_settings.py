@@ -23,7 +23,8 @@ def test_defaults_without_any_source(tmp_path: Path, monkeypatch: pytest.MonkeyP
     """With no file and no environment, the embedded defaults apply."""
     monkeypatch.chdir(tmp_path)
     settings = load_settings({})
-    assert (settings.host, settings.port, settings.providers) == ("127.0.0.1", 8080, ("native",))
+    assert (settings.host, settings.port) == ("127.0.0.1", 8080)
+    assert settings.providers == ("browser", "native")
     assert settings.max_body_bytes == 64 * 1024
 
 

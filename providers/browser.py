@@ -1,0 +1,582 @@
+"""The browser provider: TikTok's own web SDK in a pool of headless Chromium pages.
+
+Chromium (Debian's package, ``SIGNER_CHROMIUM_PATH``) is driven by Playwright. Every page
+loads TikTok's SDK on the TikTok origin (``SIGNER_TIKTOK_WWW_URL``): with
+``SIGNER_SDK_SOURCE=file`` the origin is synthetic (Playwright answers the page and the
+pinned SDK file, and aborts everything else, so nothing leaves the machine); with
+``live`` the page is the real site, whose SDK and msToken are used.
+
+A signature is a ``fetch`` through the SDK's interceptor, caught by a stub under it
+(``browser_capture.js``) and answered inside the page. Requests wait in one queue; a page
+that comes free takes everything waiting (up to ``SIGNER_BROWSER_BATCH_MAX``) and signs it
+in one ``evaluate`` round trip. Every result is checked with the native codecs before it
+is returned; the flags and canvas the SDK writes are published to the native provider.
+
+Faults: a crashed page is replaced, a dead browser is relaunched; a request caught in
+either is retried once on a healthy page, then fails with ProviderUnavailable so the chain
+moves on. A batch that outlives the sign timeout costs its page, not the pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import importlib.resources
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import structlog
+from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import async_playwright
+
+from providers import sdk, xbogus, xgnarly
+from providers.typing import ProviderHealth, ProviderState, SignRequest, SignResult
+from providers.urls import browser_query, last_param, split_url
+from signer.errors import (
+    ConfigError,
+    ProviderDeclined,
+    ProviderUnavailable,
+    SelfCheckFailed,
+    TokenDecodeError,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from playwright.async_api import Browser, BrowserContext, Page, Playwright, Route
+
+    from providers.persona import PersonaStore
+    from providers.registry import ProviderContext
+    from signer.metrics import Metrics
+    from signer.settings import Settings
+
+log = structlog.get_logger("providers.browser")
+
+NAME = "browser"
+CAPTURE_JS = importlib.resources.files("providers").joinpath("browser_capture.js").read_text()
+SDK_PATH = "/__signer/webmssdk.js"
+PAGE_HTML = (
+    "<!doctype html><html><head><meta charset='utf-8'><title>TikTok</title>"
+    f"<script src='{SDK_PATH}'></script></head><body></body></html>"
+)
+# The SDK signs fetches to these paths once init() has run (DESIGN: /api/* and /webcast/*).
+INIT_SDK_JS = """() => {
+  try {
+    window.byted_acrawler.init({aid: 1988, dfp: true, boe: false, intercept: true,
+                                enablePathList: ['/api/', '/webcast/']});
+  } catch (error) {
+    // Offline it throws "cacheOpts[aid] has not bee initialized", after installing the
+    // interceptor: that is expected and harmless.
+    return String(error);
+  }
+  return null;
+}"""
+READY_JS = "() => Boolean(window.byted_acrawler && window.__signer)"
+LIVE_BLOCKED = frozenset({"image", "media", "font", "stylesheet"})
+LAUNCH_ARGS = (
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
+    "--mute-audio",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class BrowserConfig:
+    """Everything the pool needs, taken from the settings (tests build it directly)."""
+
+    chromium_path: Path
+    origin: str
+    sdk_source: str = "file"
+    sdk_file: Path | None = None
+    pages: int = 2
+    batch_max: int = 64
+    stealth: bool = True
+    start_timeout_s: float = 30.0
+    batch_timeout_s: float = 10.0
+    max_signatures: int = 500
+    max_age_s: float = 1800.0
+    #: Extra scripts run before the SDK in every page (tests pin Date and Math.random).
+    init_scripts: tuple[str, ...] = ()
+    #: Use the persona's user agent (off: Chromium's own, as in the SDK vector runs).
+    persona_user_agent: bool = True
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> BrowserConfig:
+        """The pool as configured; in ``file`` mode the pinned SDK file must be fetched."""
+        sdk_file = None
+        if settings.sdk_source == "file":
+            sdk_file = sdk.sdk_path(settings.sdk_dir, settings.sdk_version)
+        return cls(
+            chromium_path=settings.chromium_path,
+            origin=settings.tiktok_www_url,
+            sdk_source=settings.sdk_source,
+            sdk_file=sdk_file,
+            pages=settings.browser_pages,
+            batch_max=settings.browser_batch_max,
+            stealth=settings.browser_stealth,
+            start_timeout_s=settings.browser_start_timeout_s,
+            batch_timeout_s=settings.sign_timeout_s,
+            max_signatures=settings.session_max_signatures,
+            max_age_s=settings.session_max_age_s,
+        )
+
+
+@dataclass(slots=True)
+class Job:
+    """One request waiting for a page."""
+
+    url: str
+    method: str
+    body: str
+    user_agent: str | None
+    token: str | None
+    future: asyncio.Future[SignResult]
+    tries: int = 0
+
+
+@dataclass(slots=True)
+class Slot:
+    """One page of the pool and what the SDK in it has shown."""
+
+    page: Page
+    created_at: float
+    token: str
+    signatures: int = 0
+    busy: bool = False
+    sdk_version: str | None = None
+
+
+@dataclass(slots=True)
+class PoolStats:
+    """Counters shown in ``/health``."""
+
+    recycles: int = 0
+    page_crashes: int = 0
+    browser_crashes: int = 0
+    relaunches: int = 0
+    self_check_failures: int = 0
+    signatures: int = 0
+
+
+class BrowserProvider:
+    """Signs with TikTok's SDK in headless Chromium; see the module docstring."""
+
+    name = NAME
+    awaits = True
+
+    def __init__(
+        self, config: BrowserConfig, personas: PersonaStore, metrics: Metrics | None = None
+    ) -> None:
+        self.config = config
+        self._personas = personas
+        self._persona = personas.current
+        self._metrics = metrics
+        self._queue: asyncio.Queue[Job] = asyncio.Queue()
+        self._slots: list[Slot | None] = [None] * config.pages
+        self._workers: list[asyncio.Task[None]] = []
+        self._playwright: Playwright | None = None
+        self._browser: Browser | None = None
+        self._context: BrowserContext | None = None
+        self._browser_lock = asyncio.Lock()
+        self._state: ProviderState = "stopped"
+        self._last_error: str | None = None
+        self._closing = False
+        self.browser_pid: int | None = None
+        self.stats = PoolStats()
+
+    @classmethod
+    def from_context(cls, context: ProviderContext) -> BrowserProvider:
+        """Build from the settings (fails at start-up when the SDK file is missing)."""
+        return cls(BrowserConfig.from_settings(context.settings), context.personas, context.metrics)
+
+    # -- lifecycle
+
+    async def start(self) -> None:
+        """Launch Chromium and open every page; raise ConfigError when that cannot work."""
+        path = self.config.chromium_path
+        if not (path.is_file() and os.access(path, os.X_OK)):
+            raise ConfigError(
+                f"invalid setting chromium_path: no Chromium at {path}; install Debian's "
+                "chromium (scripts/setup does) or point SIGNER_CHROMIUM_PATH at one"
+            )
+        self._state = "starting"
+        self._closing = False
+        self._playwright = await async_playwright().start()
+        try:
+            async with asyncio.timeout(self.config.start_timeout_s):
+                await self._ensure_browser()
+                slots = await asyncio.gather(*(self._open_page() for _ in self._slots))
+        except (PlaywrightError, TimeoutError) as exc:
+            await self.aclose()
+            self._state = "failed"
+            raise ConfigError(f"the browser provider could not start: {exc}") from exc
+        self._slots = list(slots)
+        self._workers = [
+            asyncio.create_task(self._work(index), name=f"browser-page-{index}")
+            for index in range(len(self._slots))
+        ]
+        self._state = "ready"
+        log.info("browser_ready", pages=len(self._slots), pid=self.browser_pid)
+
+    async def aclose(self) -> None:
+        """Stop the workers, fail what is queued, close Chromium and Playwright."""
+        self._closing = True
+        for task in self._workers:
+            task.cancel()
+        for task in self._workers:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._workers = []
+        while not self._queue.empty():
+            job = self._queue.get_nowait()
+            if not job.future.done():
+                job.future.set_exception(ProviderUnavailable("the browser provider stopped"))
+        if self._browser is not None:
+            with contextlib.suppress(PlaywrightError):
+                await self._browser.close()
+        if self._playwright is not None:
+            with contextlib.suppress(PlaywrightError):
+                await self._playwright.stop()
+        self._browser = self._context = self._playwright = None
+        self._slots = [None] * self.config.pages
+        self._state = "stopped"
+
+    async def restart(self) -> None:
+        """Relaunch the browser and every page (for operators)."""
+        await self.aclose()
+        await self.start()
+
+    def health(self) -> ProviderHealth:
+        """Pool state, pages, queue, counters, the SDK version seen."""
+        ready = sum(1 for slot in self._slots if slot is not None)
+        state = self._state
+        if state == "ready" and ready < len(self._slots):
+            state = "degraded" if ready else "starting"
+        versions = {slot.sdk_version for slot in self._slots if slot and slot.sdk_version}
+        return ProviderHealth(
+            name=self.name,
+            state=state,
+            last_error=self._last_error,
+            details={
+                "sdk_source": self.config.sdk_source,
+                "sdk_version": ", ".join(sorted(versions)) or None,
+                "pages": len(self._slots),
+                "pages_ready": ready,
+                "pages_busy": sum(1 for slot in self._slots if slot is not None and slot.busy),
+                "queue": self._queue.qsize(),
+                "browser_pid": self.browser_pid,
+                "recycles": self.stats.recycles,
+                "page_crashes": self.stats.page_crashes,
+                "browser_crashes": self.stats.browser_crashes,
+                "relaunches": self.stats.relaunches,
+                "self_check_failures": self.stats.self_check_failures,
+            },
+        )
+
+    # -- signing
+
+    async def sign(self, request: SignRequest) -> SignResult:
+        """Queue the request for the next free page and wait for its result."""
+        if self._state in {"stopped", "failed"} or self._closing:
+            raise ProviderUnavailable(f"the browser provider is {self._state}")
+        base, query = split_url(request.url)
+        query = browser_query(query)
+        token = request.ms_token if request.ms_token is not None else last_param(query, "msToken")
+        user_agent = request.user_agent
+        if user_agent == self._persona.user_agent:
+            user_agent = None
+        future: asyncio.Future[SignResult] = asyncio.get_running_loop().create_future()
+        url = f"{base}?{query}" if query else base
+        self._queue.put_nowait(Job(url, request.method, request.body, user_agent, token, future))
+        return await future
+
+    async def _work(self, index: int) -> None:
+        """One page's loop: take a batch, sign it, keep the page healthy."""
+        while True:
+            job = await self._queue.get()
+            batch = [job]
+            while len(batch) < self.config.batch_max and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            slot = self._slots[index]
+            try:
+                if slot is None:
+                    slot = self._slots[index] = await self._open_page()
+                await self._sign_batch(slot, batch)
+            except (PlaywrightError, TimeoutError) as exc:
+                await self._page_failed(index, batch, exc)
+                continue
+            except Exception as exc:  # pragma: no cover - a bug must not kill the worker
+                log.exception("browser_worker_error", page=index)
+                self._fail(batch, ProviderUnavailable(f"browser worker error: {exc!r}"))
+                continue
+            if self._spent(slot):
+                await self._recycle(index, slot)
+
+    async def _sign_batch(self, slot: Slot, batch: list[Job]) -> None:
+        live = [job for job in batch if not job.future.done()]
+        declined = [job for job in live if job.token is not None and job.token != slot.token]
+        for job in declined:
+            job.future.set_exception(
+                ProviderDeclined("the request's msToken is not the browser session's")
+            )
+        jobs = [job for job in live if job not in declined]
+        if not jobs:
+            return
+        slot.busy = True
+        try:
+            async with asyncio.timeout(self.config.batch_timeout_s):
+                urls: list[str] = await slot.page.evaluate(
+                    "(jobs) => window.__signer.sign(jobs)",
+                    [[job.url, job.method, job.body, job.user_agent] for job in jobs],
+                )
+        finally:
+            slot.busy = False
+        slot.signatures += len(jobs)
+        for job, signed in zip(jobs, urls, strict=True):
+            if job.future.done():
+                continue
+            try:
+                job.future.set_result(self._result(slot, job, signed))
+            except (ProviderDeclined, SelfCheckFailed) as exc:
+                job.future.set_exception(exc)
+
+    def _result(self, slot: Slot, job: Job, signed: str) -> SignResult:
+        """Split the SDK's URL, check it with the native codecs, build the result."""
+        if signed.startswith("!"):
+            raise ProviderDeclined(f"the SDK did not sign this request: {signed[1:]}")
+        head, bogus_sep, rest = signed.partition("&X-Bogus=")
+        x_bogus, gnarly_sep, x_gnarly = rest.partition("&X-Gnarly=")
+        if not bogus_sep or not gnarly_sep:
+            raise ProviderDeclined("the SDK did not sign this path (not an /api/ or /webcast/ URL)")
+        signed_query = head.partition("?")[2]
+        user_agent = job.user_agent or self._persona.user_agent
+        self._check(slot, signed_query, job.body, user_agent, x_bogus, x_gnarly)
+        self.stats.signatures += 1
+        return SignResult(
+            signed_url=signed,
+            x_bogus=x_bogus,
+            x_gnarly=x_gnarly,
+            ms_token=slot.token,
+            user_agent=user_agent,
+            navigator=self._persona.navigator(user_agent),
+            provider=self.name,
+        )
+
+    def _check(
+        self, slot: Slot, query: str, body: str, user_agent: str, x_bogus: str, x_gnarly: str
+    ) -> None:
+        """The self-check: both signatures decode and cover exactly what was asked."""
+        try:
+            fields = xbogus.decode(x_bogus)
+            record = xgnarly.decode(x_gnarly)
+        except TokenDecodeError as exc:
+            self._self_check_failed(f"a signature does not decode: {exc}")
+        if not xbogus.verify(x_bogus, query, body, user_agent):
+            self._self_check_failed("X-Bogus does not re-encode from the signed query")
+        expected = tuple(
+            hashlib.md5(text.encode()).hexdigest()  # noqa: S324 - the protocol's hash
+            for text in (query, body, user_agent)
+        )
+        if (record.get(3), record.get(4), record.get(5)) != expected:
+            self._self_check_failed("X-Gnarly does not hash the signed query, body and UA")
+        if slot.sdk_version is None:
+            version, build = record.get(9), record.get(10)
+            slot.sdk_version = f"{version} ({build})" if build else str(version)
+        persona = self._personas.current
+        if (fields.flags, fields.canvas) != (persona.flags, persona.canvas):
+            self._personas.publish(flags=fields.flags, canvas=fields.canvas)
+            log.info("persona_published", flags=list(fields.flags), canvas=fields.canvas)
+
+    def _self_check_failed(self, reason: str) -> None:
+        self.stats.self_check_failures += 1
+        if self._metrics is not None:
+            self._metrics.self_check_failed(self.name)
+        log.warning("self_check_failed", provider=self.name, reason=reason)
+        raise SelfCheckFailed(reason)
+
+    def _fail(self, jobs: Sequence[Job], error: Exception) -> None:
+        for job in jobs:
+            if not job.future.done():
+                job.future.set_exception(error)
+
+    # -- pages and the browser
+
+    def _spent(self, slot: Slot) -> bool:
+        age = time.monotonic() - slot.created_at
+        return slot.signatures >= self.config.max_signatures or age >= self.config.max_age_s
+
+    async def _recycle(self, index: int, old: Slot) -> None:
+        """Open a fresh page, then close the spent one; queued jobs just wait."""
+        try:
+            self._slots[index] = await self._open_page()
+        except (PlaywrightError, TimeoutError) as exc:
+            self._slots[index] = None
+            self._note_error(f"recycling page {index} failed: {exc}")
+        self.stats.recycles += 1
+        if self._metrics is not None:
+            self._metrics.browser_event("recycle")
+        with contextlib.suppress(PlaywrightError):
+            await old.page.close()
+
+    async def _page_failed(self, index: int, batch: list[Job], exc: BaseException) -> None:
+        """Retry the batch's jobs once elsewhere, replace the page (and the browser if dead)."""
+        for job in batch:
+            if job.future.done():
+                continue
+            job.tries += 1
+            if job.tries == 1:
+                self._queue.put_nowait(job)
+            else:
+                job.future.set_exception(ProviderUnavailable(f"the browser failed twice: {exc}"))
+        timed_out = isinstance(exc, TimeoutError)
+        self._note_error(f"page {index}: {'batch timed out' if timed_out else exc}")
+        old = self._slots[index]
+        self._slots[index] = None
+        if old is not None:
+            if not timed_out:
+                self.stats.page_crashes += 1
+                if self._metrics is not None:
+                    self._metrics.browser_event("page_crash")
+            with contextlib.suppress(PlaywrightError):
+                await old.page.close()
+        try:
+            self._slots[index] = await self._open_page()
+        except (PlaywrightError, TimeoutError) as error:
+            self._note_error(f"page {index} could not be reopened: {error}")
+            await asyncio.sleep(0.5)
+
+    def _note_error(self, message: str) -> None:
+        self._last_error = message
+        log.warning("browser_error", error=message)
+
+    async def _open_page(self) -> Slot:
+        """A new page on the TikTok origin with the SDK loaded and initialised."""
+        context = await self._ensure_browser()
+        page = await context.new_page()
+        try:
+            persona = self._persona
+            if self.config.persona_user_agent:
+                cdp = await context.new_cdp_session(page)
+                await cdp.send(
+                    "Emulation.setUserAgentOverride",
+                    {
+                        "userAgent": persona.user_agent,
+                        "platform": persona.platform,
+                        "acceptLanguage": persona.language,
+                    },
+                )
+                await cdp.detach()
+            await page.goto(self.config.origin + "/", wait_until="domcontentloaded")
+            await page.wait_for_function(READY_JS, timeout=self.config.start_timeout_s * 1000)
+            if self.config.sdk_source == "file":
+                await page.evaluate(INIT_SDK_JS)
+            token = await page.evaluate("() => localStorage.getItem('xmst') || ''")
+        except BaseException:
+            with contextlib.suppress(PlaywrightError):
+                await page.close()
+            raise
+        return Slot(page=page, created_at=time.monotonic(), token=token)
+
+    async def _ensure_browser(self) -> BrowserContext:
+        """The live browser context; relaunched (once, under a lock) when it died."""
+        async with self._browser_lock:
+            if (
+                self._context is not None
+                and self._browser is not None
+                and self._browser.is_connected()
+            ):
+                return self._context
+            if self._closing or self._playwright is None:
+                raise ProviderUnavailable("the browser provider is stopping")
+            if self._browser is not None:
+                self.stats.relaunches += 1
+                if self._metrics is not None:
+                    self._metrics.browser_event("relaunch")
+                with contextlib.suppress(PlaywrightError):
+                    await self._browser.close()
+            self._context = await self._launch(self._playwright)
+            return self._context
+
+    async def _launch(self, playwright: Playwright) -> BrowserContext:
+        marker = os.urandom(8).hex()
+        args = [*LAUNCH_ARGS, f"--signer-instance={marker}"]
+        if self.config.stealth:
+            args.append("--disable-blink-features=AutomationControlled")
+        browser = await playwright.chromium.launch(
+            executable_path=self.config.chromium_path,
+            headless=True,
+            args=args,
+            timeout=self.config.start_timeout_s * 1000,
+            handle_sigint=False,
+            handle_sigterm=False,
+            handle_sighup=False,
+        )
+        browser.on("disconnected", self._on_disconnected)
+        self._browser = browser
+        self.browser_pid = _find_pid(marker)
+        persona = self._persona
+        context = await browser.new_context(
+            user_agent=persona.user_agent if self.config.persona_user_agent else None,
+            locale=persona.language,
+            viewport={"width": persona.screen_width, "height": persona.screen_height},
+            screen={"width": persona.screen_width, "height": persona.screen_height},
+            device_scale_factor=persona.device_scale_factor,
+            service_workers="block",
+        )
+        await context.route("**/*", self._route)
+        for script in self.config.init_scripts:
+            await context.add_init_script(script)
+        await context.add_init_script(CAPTURE_JS)
+        return context
+
+    def _on_disconnected(self, _browser: Browser) -> None:
+        if self._closing:
+            return
+        self.stats.browser_crashes += 1
+        if self._metrics is not None:
+            self._metrics.browser_event("browser_crash")
+        self._note_error("the browser disconnected; relaunching")
+
+    async def _route(self, route: Route) -> None:
+        """Serve the synthetic origin (file mode) or pass the site through (live mode)."""
+        request = route.request
+        url = request.url
+        if self.config.sdk_source == "file":
+            if url in {self.config.origin, self.config.origin + "/"}:
+                await route.fulfill(body=PAGE_HTML, content_type="text/html; charset=utf-8")
+            elif url == self.config.origin + SDK_PATH and self.config.sdk_file is not None:
+                await route.fulfill(
+                    path=self.config.sdk_file, content_type="application/javascript"
+                )
+            else:
+                await route.abort()
+            return
+        if request.resource_type in LIVE_BLOCKED:
+            await route.abort()
+        else:
+            await route.fallback()
+
+
+def _find_pid(marker: str) -> int | None:
+    """The browser process: the one started with our marker switch and no ``--type``."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if f"--signer-instance={marker}".encode() in argv and not any(
+            arg.startswith(b"--type=") for arg in argv
+        ):
+            return int(entry.name)
+    return None

@@ -1,0 +1,88 @@
+"""The service with its default chain (browser, then native) on real Chromium."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from signer.settings import Settings
+from tests.support import REPO
+
+if TYPE_CHECKING:
+    from aiohttp.test_utils import TestClient
+
+    from tests.signer.conftest import MakeClient
+
+    Client = TestClient[Any, Any]
+
+pytestmark = pytest.mark.chromium
+
+URL = "https://www.tiktok.com/api/post/item_list/?aid=1988&count=35&secUid=MS4wLjABAAAA"
+DEFAULTS = Settings(sdk_cache_dir=REPO / "data" / "sdk")
+
+
+@pytest.fixture
+async def client(make_client: MakeClient) -> Client:
+    """The app on embedded defaults: the browser provider first, native behind it."""
+    assert DEFAULTS.providers == ("browser", "native")
+    return await make_client(DEFAULTS)
+
+
+async def test_default_chain_signs_with_the_browser(client: Client) -> None:
+    """On embedded defaults /signature is answered by TikTok's SDK in Chromium."""
+    response = await client.post("/signature", data=URL, headers={"Content-Type": "text/plain"})
+    assert response.status == 200
+    data = (await response.json())["data"]
+    assert data["provider"] == "browser"
+    assert data["signed_url"].startswith(URL + "&msToken=&X-Bogus=DFSz")
+    assert data["x-gnarly"]
+
+
+async def test_health_and_metrics_show_the_pool(client: Client) -> None:
+    """/health lists both providers ready; /metrics has the pool gauges."""
+    health = await (await client.get("/health")).json()
+    assert health["status"] == "ok"
+    browser, native = health["providers"]
+    assert (browser["name"], browser["state"], native["name"]) == ("browser", "ready", "native")
+    assert browser["pages_ready"] == 2
+    text = await (await client.get("/metrics")).text()
+    assert 'signer_browser_pages{state="ready"} 2.0' in text
+    assert "signer_browser_queue_depth 0.0" in text
+
+
+async def test_request_the_browser_declines_goes_to_native(client: Client) -> None:
+    """An msToken the page does not hold is signed by the native provider instead."""
+    response = await client.post("/sign", json={"url": URL, "ms_token": "mine"})
+    data = (await response.json())["data"]
+    assert data["provider"] == "native"
+    assert data["msToken"] == "mine"
+
+
+async def test_killed_chromium_every_request_answered(client: Client) -> None:
+    """Chromium killed under load: every request gets a 200 from browser or native."""
+    health = await (await client.get("/health")).json()
+    pid = health["providers"][0]["browser_pid"]
+
+    async def sign(index: int) -> str:
+        response = await client.post("/sign", json={"url": f"{URL}&n={index}"})
+        assert response.status == 200
+        return str((await response.json())["data"]["provider"])
+
+    tasks = [asyncio.ensure_future(sign(i)) for i in range(200)]
+    await asyncio.sleep(0.1)
+    os.kill(pid, signal.SIGKILL)
+    killed_at = time.monotonic()
+    providers = await asyncio.gather(*tasks)
+    assert set(providers) <= {"browser", "native"}
+    while True:
+        health = await (await client.get("/health")).json()
+        if health["status"] == "ok":
+            break
+        assert time.monotonic() - killed_at < 5
+        await asyncio.sleep(0.05)
+    assert health["providers"][0]["browser_pid"] != pid
