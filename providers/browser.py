@@ -25,7 +25,7 @@ import hashlib
 import importlib.resources
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -151,8 +151,18 @@ class Slot:
     created_at: float
     token: str
     signatures: int = 0
-    busy: bool = False
     sdk_version: str | None = None
+    replacement: asyncio.Task[None] | None = None
+    idle: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def __post_init__(self) -> None:
+        """A new page starts idle."""
+        self.idle.set()
+
+    @property
+    def busy(self) -> bool:
+        """Whether a batch is being signed on this page right now."""
+        return not self.idle.is_set()
 
 
 @dataclass(slots=True)
@@ -236,6 +246,11 @@ class BrowserProvider:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._workers = []
+        for slot in self._slots:
+            if slot is not None and slot.replacement is not None:
+                slot.replacement.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await slot.replacement
         while not self._queue.empty():
             job = self._queue.get_nowait()
             if not job.future.done():
@@ -318,8 +333,8 @@ class BrowserProvider:
                 log.exception("browser_worker_error", page=index)
                 self._fail(batch, ProviderUnavailable(f"browser worker error: {exc!r}"))
                 continue
-            if self._spent(slot):
-                await self._recycle(index, slot)
+            if self._spent(slot) and slot.replacement is None:
+                slot.replacement = asyncio.create_task(self._recycle(index, slot))
 
     async def _sign_batch(self, slot: Slot, batch: list[Job]) -> None:
         live = [job for job in batch if not job.future.done()]
@@ -331,7 +346,7 @@ class BrowserProvider:
         jobs = [job for job in live if job not in declined]
         if not jobs:
             return
-        slot.busy = True
+        slot.idle.clear()
         try:
             async with asyncio.timeout(self.config.batch_timeout_s):
                 urls: list[str] = await slot.page.evaluate(
@@ -339,7 +354,7 @@ class BrowserProvider:
                     [[job.url, job.method, job.body, job.user_agent] for job in jobs],
                 )
         finally:
-            slot.busy = False
+            slot.idle.set()
         slot.signatures += len(jobs)
         for job, signed in zip(jobs, urls, strict=True):
             if job.future.done():
@@ -415,15 +430,26 @@ class BrowserProvider:
         return slot.signatures >= self.config.max_signatures or age >= self.config.max_age_s
 
     async def _recycle(self, index: int, old: Slot) -> None:
-        """Open a fresh page, then close the spent one; queued jobs just wait."""
+        """Open a fresh page beside the spent one, swap them, close the old one when idle.
+
+        The worker keeps signing on the old page meanwhile, so a recycle costs no
+        throughput and no queued request waits for a page to load.
+        """
         try:
-            self._slots[index] = await self._open_page()
-        except (PlaywrightError, TimeoutError) as exc:
-            self._slots[index] = None
+            fresh = await self._open_page()
+        except (PlaywrightError, TimeoutError, ProviderUnavailable) as exc:
+            old.replacement = None  # the next batch tries again
             self._note_error(f"recycling page {index} failed: {exc}")
+            return
+        if self._slots[index] is not old:  # the old page failed meanwhile and was replaced
+            with contextlib.suppress(PlaywrightError):
+                await fresh.page.close()
+            return
+        self._slots[index] = fresh
         self.stats.recycles += 1
         if self._metrics is not None:
             self._metrics.browser_event("recycle")
+        await old.idle.wait()
         with contextlib.suppress(PlaywrightError):
             await old.page.close()
 
