@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -52,19 +54,115 @@ def _stat(pid: int) -> list[str]:
     return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time so far of a process and its live children (workers)."""
-    total = 0
+def _process_table() -> dict[int, list[str]]:
+    """``/proc/PID/stat`` fields (after the name) of every live process."""
+    table = {}
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = _stat(int(entry.name))
-        except OSError:
-            continue
-        if int(entry.name) == pid or int(fields[1]) == pid:
+        if entry.name.isdigit():
+            try:
+                table[int(entry.name)] = _stat(int(entry.name))
+            except OSError:  # it exited meanwhile
+                continue
+    return table
+
+
+def process_tree(pid: int, table: dict[int, list[str]] | None = None) -> list[int]:
+    """A process and all its live descendants (workers; the Playwright driver, Chromium)."""
+    children: dict[int, list[int]] = {}
+    for child, fields in (table or _process_table()).items():
+        children.setdefault(int(fields[1]), []).append(child)
+    tree, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        tree.append(current)
+        todo.extend(children.get(current, ()))
+    return tree
+
+
+def pids_named(name: str) -> set[int]:
+    """Every live process whose command name (``/proc/PID/comm``) is ``name``."""
+    pids = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if (entry / "comm").read_text().strip() == name:
+                    pids.add(int(entry.name))
+    return pids
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time so far of a process and its live descendants."""
+    table = _process_table()
+    total = 0
+    for member in process_tree(pid, table):
+        fields = table.get(member)
+        if fields is not None:
             total += int(fields[11]) + int(fields[12])
     return total / TICKS
+
+
+def busy_seconds() -> float:
+    """CPU time the whole machine has spent busy (all cores, idle and iowait excluded)."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / TICKS
+
+
+def own_cpu_seconds() -> float:
+    """CPU time of this process and of the children it waited for (wrk runs)."""
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
+def _rollup_kib(pid: int) -> dict[str, int]:
+    """The ``Rss:`` and ``Pss:`` lines of ``/proc/PID/smaps_rollup``, in KiB."""
+    values = {}
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        key, _, rest = line.partition(":")
+        if key in {"Rss", "Pss"}:
+            values[key] = int(rest.split()[0])
+    return values
+
+
+def _process_type(pid: int) -> str:
+    """Chromium's ``--type=`` switch of a process (renderer, zygote, gpu-process...), or ""."""
+    # split on spaces too: Chromium's children rewrite their command line as one string
+    for arg in Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").split():
+        if arg.startswith(b"--type="):
+            return arg.removeprefix(b"--type=").decode(errors="replace")
+    return ""
+
+
+def memory_by_process(pid: int) -> list[dict[str, Any]]:
+    """PSS and RSS (KiB) of a process and each live descendant, with its name and type."""
+    rows = []
+    for member in process_tree(pid):
+        try:
+            rollup = _rollup_kib(member)
+            name = Path(f"/proc/{member}/comm").read_text().strip()
+            kind = _process_type(member)
+        except OSError:  # it exited meanwhile
+            continue
+        rows.append({
+            "pid": member, "name": name, "type": kind,
+            "pss_kib": rollup.get("Pss", 0), "rss_kib": rollup.get("Rss", 0),
+        })  # fmt: skip
+    return rows
+
+
+def pss_mib(pid: int) -> float:
+    """PSS summed over a process and all its descendants, in MiB.
+
+    PSS splits each shared page among the processes that map it, so the sum is the tree's
+    real footprint (understated while other processes map the same files, e.g. another
+    Chromium); RSS sums count Chromium's shared pages once per process.
+    """
+    return round(sum(row["pss_kib"] for row in memory_by_process(pid)) / 1024, 1)
+
+
+def rss_mib(pid: int) -> float:
+    """RSS summed over a process and all its descendants, in MiB (over-counts sharing)."""
+    return round(sum(row["rss_kib"] for row in memory_by_process(pid)) / 1024, 1)
 
 
 @dataclass
@@ -169,3 +267,57 @@ def stop(process: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+def stop_tree(process: subprocess.Popen[bytes]) -> None:
+    """Stop a server, then kill whatever of its descendants outlived it (an orphaned browser)."""
+    descendants = process_tree(process.pid)[1:] if process.poll() is None else []
+    stop(process)
+    for pid in descendants:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def sign_once(service_url: str, url_to_sign: str, timeout_s: float = 5.0) -> dict[str, Any]:
+    """``POST /signature`` one URL as text/plain; the ``data`` of the JSON answer."""
+    request = urllib.request.Request(
+        f"{service_url}/signature",
+        data=url_to_sign.encode(),
+        headers={"Content-Type": "text/plain"},
+    )
+    with urllib.request.urlopen(request, timeout=timeout_s) as response:
+        data: dict[str, Any] = json.load(response)["data"]
+        return data
+
+
+def time_to_first_signature(
+    command: list[str],
+    env: dict[str, str] | None,
+    url_to_sign: str,
+    service_url: str,
+    provider: str | None = None,
+    timeout_s: float = 60.0,
+) -> float:
+    """Seconds from starting ``command`` until ``POST /signature`` first answers an X-Bogus.
+
+    ``service_url`` is where the command listens (``http://127.0.0.1:PORT``). With
+    ``provider``, only an answer from that provider counts. The process (and anything it
+    started) is stopped afterwards; raises ``TimeoutError`` after ``timeout_s``.
+    """
+    started = time.monotonic()
+    process = start(command, env)
+    try:
+        while time.monotonic() - started < timeout_s:
+            if process.poll() is not None:
+                raise RuntimeError(f"{command} exited with {process.returncode} before signing")
+            try:
+                data = sign_once(service_url, url_to_sign, timeout_s=5.0)
+            except (urllib.error.URLError, ConnectionError, TimeoutError, KeyError, ValueError):
+                time.sleep(0.01)  # not listening yet, or 503 while the provider starts
+                continue
+            if data.get("x-bogus") and (provider is None or data.get("provider") == provider):
+                return time.monotonic() - started
+            time.sleep(0.01)
+        raise TimeoutError(f"no signature from {command} within {timeout_s:g} s")
+    finally:
+        stop_tree(process)
