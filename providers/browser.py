@@ -10,7 +10,8 @@ A signature is a ``fetch`` through the SDK's interceptor, caught by a stub under
 (``browser_capture.js``) and answered inside the page. Requests wait in one queue; a page
 that comes free takes everything waiting (up to ``SIGNER_BROWSER_BATCH_MAX``) and signs it
 in one ``evaluate`` round trip. Every result is checked with the native codecs before it
-is returned; the flags and canvas the SDK writes are published to the native provider.
+is returned; the flags, canvas and version strings the SDK writes are published to the
+native provider, so the fallback signs as the same browser.
 
 Faults: a crashed page is replaced, a dead browser is relaunched; a request caught in
 either is retried once on a healthy page, then fails with ProviderUnavailable so the chain
@@ -92,8 +93,10 @@ LAUNCH_ARGS = (
     # never created.
     "--in-process-gpu",
     "--enable-features=NetworkServiceInProcess2",
-    "--disable-features=SpareRendererForSitePerProcess,WebUIOmniboxPopup,"
-    "WebUIOmniboxAimPopup,WebUIOmniboxFullPopup",
+    (
+        "--disable-features=SpareRendererForSitePerProcess,WebUIOmniboxPopup,"
+        "WebUIOmniboxAimPopup,WebUIOmniboxFullPopup"
+    ),
 )
 #: Playwright's driver is a Node process; smaller heaps save about 30 MiB of it. Used
 #: when the environment sets no NODE_OPTIONS (Playwright takes no env for its driver).
@@ -415,13 +418,20 @@ class BrowserProvider:
         )
         if (record.get(3), record.get(4), record.get(5)) != expected:
             self._self_check_failed("X-Gnarly does not hash the signed query, body and UA")
+        version, build = str(record.get(9)), record.get(10)
+        build = None if build is None else str(build)
         if slot.sdk_version is None:
-            version, build = record.get(9), record.get(10)
-            slot.sdk_version = f"{version} ({build})" if build else str(version)
-        persona = self._personas.current
-        if (fields.flags, fields.canvas) != (persona.flags, persona.canvas):
-            self._personas.publish(flags=fields.flags, canvas=fields.canvas)
-            log.info("persona_published", flags=list(fields.flags), canvas=fields.canvas)
+            slot.sdk_version = f"{version} ({build})" if build else version
+        if self._personas.publish(
+            flags=fields.flags, canvas=fields.canvas, gnarly_version=version, gnarly_build=build
+        ):
+            log.info(
+                "persona_published",
+                flags=list(fields.flags),
+                canvas=fields.canvas,
+                gnarly_version=version,
+                gnarly_build=build,
+            )
 
     def _self_check_failed(self, reason: str) -> None:
         self.stats.self_check_failures += 1

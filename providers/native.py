@@ -32,26 +32,22 @@ if TYPE_CHECKING:
 NAME = "native"
 
 
-@dataclass(slots=True)
-class GnarlyProfile:
-    """What the SDK of the day writes into the X-Gnarly record besides the hashes."""
+def field_order(policy: str, rng: random.Random, *, with_build: bool) -> tuple[int, ...]:
+    """The X-Gnarly field order of a new session (the SDK picks one per page load).
 
-    version: str
-    sdk_build: str | None
-    order_policy: str
-
-    def order_for_session(self, rng: random.Random) -> tuple[int, ...]:
-        """The field order a new session uses (the SDK picks one per page load)."""
-        if self.order_policy == "session":
-            order = xgnarly.random_order(rng)
-        elif self.order_policy == "ascending":
-            order = xgnarly.ASCENDING_ORDER
-        elif self.order_policy == "carcabot":
-            order = xgnarly.CARCABOT_ORDER
-        else:
-            order = tuple(int(part) for part in self.order_policy.split(","))
-        # Without a build string the record has no field 10.
-        return order if self.sdk_build else tuple(i for i in order if i != 10)
+    ``policy`` is the ``gnarly_field_order`` setting: ``session`` (random), ``ascending``,
+    ``carcabot``, or an explicit comma list of the 16 ids.
+    """
+    if policy == "session":
+        order = xgnarly.random_order(rng)
+    elif policy == "ascending":
+        order = xgnarly.ASCENDING_ORDER
+    elif policy == "carcabot":
+        order = xgnarly.CARCABOT_ORDER
+    else:
+        order = tuple(int(part) for part in policy.split(","))
+    # Without a build string the record has no field 10.
+    return order if with_build else tuple(i for i in order if i != 10)
 
 
 @dataclass(slots=True)
@@ -83,15 +79,15 @@ class NativeProvider:
     def __init__(
         self,
         personas: PersonaStore,
-        profile: GnarlyProfile,
         *,
+        order_policy: str = "session",
         max_signatures: int = 500,
         max_age_s: float = 1800.0,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
     ) -> None:
         self._personas = personas
-        self._profile = profile
+        self._order_policy = order_policy
         self._max_signatures = max_signatures
         self._max_age_s = max_age_s
         self._clock = clock
@@ -102,20 +98,15 @@ class NativeProvider:
 
     @classmethod
     def from_context(cls, context: ProviderContext) -> NativeProvider:
-        """Build from the ``gnarly_*`` and ``session_*`` settings."""
+        """Build from the ``gnarly_field_order`` and ``session_*`` settings."""
         return cls.from_settings(context.settings, context.personas)
 
     @classmethod
     def from_settings(cls, settings: Settings, personas: PersonaStore) -> NativeProvider:
-        """Build from the ``gnarly_*`` and ``session_*`` settings."""
-        profile = GnarlyProfile(
-            version=settings.gnarly_version,
-            sdk_build=settings.gnarly_sdk_build or None,
-            order_policy=settings.gnarly_field_order,
-        )
+        """Build from the ``gnarly_field_order`` and ``session_*`` settings."""
         return cls(
             personas,
-            profile,
+            order_policy=settings.gnarly_field_order,
             max_signatures=settings.session_max_signatures,
             max_age_s=settings.session_max_age_s,
         )
@@ -134,7 +125,7 @@ class NativeProvider:
             name=self.name,
             state="ready" if self._started else "stopped",
             details={
-                "gnarly_version": self._profile.version,
+                "gnarly_version": self._personas.current.gnarly_version,
                 "sessions_started": self.sessions_started,
             },
         )
@@ -146,11 +137,13 @@ class NativeProvider:
             canvas=persona.canvas,
             flags=persona.flags,
             page_load_us=int(now * 1_000_000),
-            sdk_version=self._profile.version,
-            sdk_build=self._profile.sdk_build,
+            sdk_version=persona.gnarly_version,
+            sdk_build=persona.gnarly_build,
             ubcode=persona.flags[2],
             session_random16=self._rng.getrandbits(16),
-            order=self._profile.order_for_session(self._rng),
+            order=field_order(
+                self._order_policy, self._rng, with_build=persona.gnarly_build is not None
+            ),
         )
         return Session(started_at=now, persona=persona, record=record)
 

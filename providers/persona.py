@@ -23,6 +23,8 @@ def persona_from(settings: Settings) -> Persona:
         os=settings.browser_os,
         flags=settings.flags,
         canvas=settings.sdk_canvas,
+        gnarly_version=settings.gnarly_version,
+        gnarly_build=settings.gnarly_sdk_build or None,
     )
 
 
@@ -37,14 +39,28 @@ class PersonaStore:
         self.current = persona
 
     def publish(
-        self, *, flags: tuple[int, int, int] | None = None, canvas: int | None = None
-    ) -> Persona:
-        """Replace the SDK-derived values; return the new persona."""
-        changes: dict[str, object] = {}
-        if flags is not None:
-            changes["flags"] = flags
-        if canvas is not None:
-            changes["canvas"] = canvas
-        if changes:
-            self.current = dataclasses.replace(self.current, **changes)  # type: ignore[arg-type]
-        return self.current
+        self,
+        *,
+        flags: tuple[int, int, int],
+        canvas: int,
+        gnarly_version: str,
+        gnarly_build: str | None,
+    ) -> bool:
+        """Adopt what the SDK was seen to write; True when anything changed."""
+        current = self.current
+        observed = (flags, canvas, gnarly_version, gnarly_build)
+        if observed == (
+            current.flags,
+            current.canvas,
+            current.gnarly_version,
+            current.gnarly_build,
+        ):
+            return False
+        self.current = dataclasses.replace(
+            current,
+            flags=flags,
+            canvas=canvas,
+            gnarly_version=gnarly_version,
+            gnarly_build=gnarly_build,
+        )
+        return True

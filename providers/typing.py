@@ -17,8 +17,8 @@ class Persona:
     """The browser a signature claims to come from.
 
     The same values go into X-Bogus (flags, canvas, the UA hash), X-Gnarly (fields 1, 2,
-    5, 7, 14) and the ``navigator`` object returned to the caller, who must send exactly
-    this user agent with the signed URL.
+    5, 7, 9, 10, 14) and the ``navigator`` object returned to the caller, who must send
+    exactly this user agent with the signed URL.
     """
 
     user_agent: str
@@ -30,6 +30,9 @@ class Persona:
     os: str
     flags: tuple[int, int, int]
     canvas: int
+    #: X-Gnarly fields 9 and 10: the SDK's version string and build (None: no field 10).
+    gnarly_version: str = "5.1.3-ZTCA"
+    gnarly_build: str | None = "1.0.0.368"
 
     @property
     def browser_name(self) -> str:

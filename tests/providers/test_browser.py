@@ -179,8 +179,11 @@ async def test_signs_post_bodies_and_per_request_user_agents(pool: BrowserProvid
 
 
 async def test_publishes_observed_flags_to_the_shared_persona() -> None:
-    """The flags and canvas the SDK writes reach the persona the native provider uses."""
-    store = PersonaStore(dataclasses.replace(persona_from(Settings()), flags=(1, 2, 3), canvas=7))
+    """Flags, canvas and version strings the SDK writes reach the native provider's persona."""
+    stale = dataclasses.replace(
+        persona_from(Settings()), flags=(1, 2, 3), canvas=7, gnarly_build=None
+    )
+    store = PersonaStore(stale)
     provider = BrowserProvider(config(pages=1), store)
     await provider.start()
     try:
@@ -190,6 +193,7 @@ async def test_publishes_observed_flags_to_the_shared_persona() -> None:
     decoded = xbogus.decode(result.x_bogus)
     assert (store.current.flags, store.current.canvas) == (decoded.flags, decoded.canvas)
     assert store.current.flags != (1, 2, 3)
+    assert (store.current.gnarly_version, store.current.gnarly_build) == ("5.1.3", "1.0.0.328")
 
 
 async def test_other_ms_token_is_declined(pool: BrowserProvider) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from providers import xbogus, xgnarly, xttparams
-from providers.native import GnarlyProfile, NativeProvider
+from providers.native import NativeProvider
 from providers.persona import PersonaStore, persona_from
 from providers.registry import build_providers
 from providers.typing import Provider, SignRequest
@@ -32,7 +32,7 @@ def make_provider(
     persona = dataclasses.replace(persona_from(Settings()), flags=flags, canvas=canvas)
     provider = NativeProvider(
         PersonaStore(persona),
-        GnarlyProfile(version="5.1.3-ZTCA", sdk_build="1.0.0.368", order_policy=order),
+        order_policy=order,
         max_signatures=max_signatures,
         max_age_s=max_age_s,
         clock=lambda: clock[0],
@@ -153,13 +153,16 @@ async def test_x_tt_params_decrypts_to_the_signed_query() -> None:
 
 
 async def test_published_persona_reaches_the_next_signature() -> None:
-    """Flags/canvas published to the store (by the browser) are used at once."""
+    """Values published to the store (by the browser) are used by the next signature."""
     store = PersonaStore(persona_from(Settings()))
     provider = NativeProvider.from_settings(Settings(), store)
-    store.publish(flags=(2, 65, 14), canvas=12345)
+    assert store.publish(flags=(2, 65, 14), canvas=12345, gnarly_version="5.2.0", gnarly_build=None)
     result = await provider.sign(SignRequest(url=f"{BASE}?aid=1"))
     decoded = xbogus.decode(result.x_bogus)
     assert (decoded.flags, decoded.canvas) == ((2, 65, 14), 12345)
+    assert result.x_gnarly is not None
+    record = xgnarly.decode(result.x_gnarly)
+    assert (record.get(9), record.get(10)) == ("5.2.0", None)
 
 
 async def test_lifecycle_and_health() -> None:
