@@ -325,3 +325,44 @@ async def test_live_source_uses_the_sites_sdk_and_ms_token(fake_tiktok: Any) -> 
     assert "&msToken=fake-ms-token&X-Bogus=" in result.signed_url
     assert "/site/ping" in fake_tiktok.seen  # the site's own fetch went out for real
     assert "/static/big.png" not in fake_tiktok.seen  # images are not loaded
+
+
+def renderer_pids(browser_pid: int) -> list[int]:
+    """Chromium renderer processes under the browser process (through its zygote)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat[1])
+    found = []
+    for pid in parents:
+        ancestor = parents.get(pid)
+        while ancestor and ancestor != browser_pid:
+            ancestor = parents.get(ancestor)
+        if ancestor == browser_pid:
+            try:
+                argv = (Path("/proc") / str(pid) / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"--type=renderer" in argv:
+                found.append(pid)
+    return found
+
+
+async def test_crashed_page_is_replaced_and_its_requests_retried(pool: BrowserProvider) -> None:
+    """A renderer killed mid-load: its page is replaced and every request is answered."""
+    assert pool.browser_pid is not None
+    renderers = renderer_pids(pool.browser_pid)
+    assert len(renderers) == 2
+    requests = [SignRequest(url=WORKLOAD[i % 50] + f"&n={i}") for i in range(300)]
+    tasks = [asyncio.ensure_future(pool.sign(request)) for request in requests]
+    await asyncio.sleep(0.15)
+    os.kill(renderers[0], signal.SIGKILL)
+    results = await asyncio.gather(*tasks)
+    assert [r.provider for r in results] == ["browser"] * 300
+    assert pool.stats.page_crashes >= 1
+    assert pool.stats.browser_crashes == 0
+    assert pool.health().details["pages_ready"] == 2
