@@ -206,7 +206,9 @@ class BrowserProvider:
         self._metrics = metrics
         self._queue: asyncio.Queue[Job] = asyncio.Queue()
         self._slots: list[Slot | None] = [None] * config.pages
+        self._slot_locks = [asyncio.Lock() for _ in range(config.pages)]
         self._workers: list[asyncio.Task[None]] = []
+        self._healing: asyncio.Task[None] | None = None
         self._playwright: Playwright | None = None
         self._browser: Browser | None = None
         self._context: BrowserContext | None = None
@@ -261,6 +263,11 @@ class BrowserProvider:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._workers = []
+        if self._healing is not None:
+            self._healing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._healing
+            self._healing = None
         for slot in self._slots:
             if slot is not None and slot.replacement is not None:
                 slot.replacement.cancel()
@@ -339,7 +346,7 @@ class BrowserProvider:
             slot = self._slots[index]
             try:
                 if slot is None:
-                    slot = self._slots[index] = await self._open_page()
+                    slot = await self._fill(index)
                 await self._sign_batch(slot, batch)
             except (PlaywrightError, TimeoutError) as exc:
                 await self._page_failed(index, batch, exc)
@@ -463,11 +470,14 @@ class BrowserProvider:
             old.replacement = None  # the next batch tries again
             self._note_error(f"recycling page {index} failed: {exc}")
             return
-        if self._slots[index] is not old:  # the old page failed meanwhile and was replaced
+        async with self._slot_locks[index]:
+            swapped = self._slots[index] is old
+            if swapped:
+                self._slots[index] = fresh
+        if not swapped:  # the old page failed meanwhile and was replaced
             with contextlib.suppress(PlaywrightError):
                 await fresh.page.close()
             return
-        self._slots[index] = fresh
         self.stats.recycles += 1
         if self._metrics is not None:
             self._metrics.browser_event("recycle")
@@ -497,10 +507,33 @@ class BrowserProvider:
             with contextlib.suppress(PlaywrightError):
                 await old.page.close()
         try:
-            self._slots[index] = await self._open_page()
-        except (PlaywrightError, TimeoutError) as error:
+            await self._fill(index)
+        except (PlaywrightError, TimeoutError, ProviderUnavailable) as error:
             self._note_error(f"page {index} could not be reopened: {error}")
             await asyncio.sleep(0.5)
+
+    async def _fill(self, index: int) -> Slot:
+        """The page of ``index``, opened first when it is missing (one opener at a time)."""
+        async with self._slot_locks[index]:
+            slot = self._slots[index]
+            if slot is None:
+                slot = self._slots[index] = await self._open_page()
+            return slot
+
+    async def _heal(self) -> None:
+        """After a browser crash: relaunch and reopen every page, even with no traffic."""
+        delay = 0.5
+        while not self._closing:
+            try:
+                for index in range(len(self._slots)):
+                    await self._fill(index)
+            except (PlaywrightError, TimeoutError, ProviderUnavailable) as exc:
+                self._note_error(f"relaunching the browser failed: {exc}")
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+            else:
+                log.info("browser_recovered", pid=self.browser_pid)
+                return
 
     def _note_error(self, message: str) -> None:
         self._last_error = message
@@ -593,6 +626,10 @@ class BrowserProvider:
         if self._metrics is not None:
             self._metrics.browser_event("browser_crash")
         self._note_error("the browser disconnected; relaunching")
+        # Every page died with it; reopen them now rather than on the next request.
+        self._slots = [None] * len(self._slots)
+        if self._healing is None or self._healing.done():
+            self._healing = asyncio.get_running_loop().create_task(self._heal())
 
     async def _route(self, route: Route) -> None:
         """Serve the synthetic origin (file mode) or pass the site through (live mode)."""

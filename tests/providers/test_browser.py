@@ -208,6 +208,20 @@ async def test_path_the_sdk_does_not_sign_is_declined(pool: BrowserProvider) -> 
         await pool.sign(SignRequest(url=f"{TIKTOK_ORIGIN}/node/share/user/@x?aid=1"))
 
 
+async def test_idle_pool_heals_after_chromium_is_killed(pool: BrowserProvider) -> None:
+    """With no traffic at all, a killed Chromium is relaunched and its pages reopened."""
+    pid = pool.browser_pid
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    killed_at = time.monotonic()
+    while pool.browser_pid == pid or pool.health().details["pages_ready"] < 2:
+        assert time.monotonic() - killed_at < 5
+        await asyncio.sleep(0.05)
+    assert pool.health().state == "ready"
+    result = await pool.sign(SignRequest(url=f"{TIKTOK_ORIGIN}/api/x/?aid=1"))
+    assert result.provider == "browser"
+
+
 async def test_health_reports_pool_and_sdk_version(pool: BrowserProvider) -> None:
     """Health shows the pages, the browser pid and the SDK version seen in X-Gnarly."""
     await pool.sign(SignRequest(url=f"{TIKTOK_ORIGIN}/api/x/?aid=1"))
@@ -229,7 +243,7 @@ async def test_killed_chromium_loses_no_request_and_recovers(pool: BrowserProvid
     killed_at = time.monotonic()
     results = await asyncio.gather(*tasks)
     assert all(r.provider == "browser" for r in results)
-    while pool.health().details["pages_ready"] < 2:
+    while pool.browser_pid == pid or pool.health().details["pages_ready"] < 2:
         assert time.monotonic() - killed_at < 5
         await asyncio.sleep(0.05)
     assert pool.browser_pid != pid
