@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from providers.browser import BrowserProvider
 from providers.native import NativeProvider
 from providers.persona import PersonaStore, persona_from
+from providers.remote import RemoteProvider
 from signer.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -35,18 +36,31 @@ FACTORIES: Mapping[str, Factory] = {
 }
 
 
-def check_names(names: tuple[str, ...]) -> None:
-    """Fail at start-up on a provider name nobody registered."""
-    unknown = [name for name in names if name not in FACTORIES]
+def known_names(settings: Settings) -> list[str]:
+    """The built-in provider names and the configured remotes' (``SIGNER_REMOTES``)."""
+    return sorted({*FACTORIES, *settings.remotes})
+
+
+def check_names(settings: Settings) -> None:
+    """Fail at start-up on a provider name that is neither built in nor a remote."""
+    known = known_names(settings)
+    unknown = [name for name in settings.providers if name not in known]
     if unknown:
-        known = ", ".join(sorted(FACTORIES))
         raise ConfigError(
-            f"invalid setting providers: unknown provider {', '.join(unknown)} (known: {known})"
+            f"invalid setting providers: unknown provider {', '.join(unknown)} "
+            f"(known: {', '.join(known)})"
         )
 
 
 def build_providers(settings: Settings, metrics: Metrics) -> list[Provider]:
     """One provider per configured name, in order, sharing one persona."""
-    check_names(settings.providers)
+    check_names(settings)
     context = ProviderContext(settings, PersonaStore(persona_from(settings)), metrics)
-    return [FACTORIES[name](context) for name in settings.providers]
+    providers: list[Provider] = []
+    for name in settings.providers:
+        remote = settings.remotes.get(name)
+        if remote is not None:
+            providers.append(RemoteProvider(name, remote, context))
+        else:
+            providers.append(FACTORIES[name](context))
+    return providers

@@ -92,7 +92,7 @@ def _serve(settings: Settings, _args: argparse.Namespace) -> int:
     from signer.server import serve  # noqa: PLC0415
 
     try:
-        check_names(settings.providers)
+        check_names(settings)
         return serve(settings)
     except ConfigError as exc:
         log.error("start_failed", error=exc.message)  # noqa: TRY400 - the message says it all

@@ -8,12 +8,21 @@ Precedence, lowest first: built-in defaults, then the TOML file (``config/defaul
 
 from __future__ import annotations
 
+import json
 import tomllib
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 
 from signer.errors import ConfigError
 
@@ -38,8 +47,37 @@ def _split_commas(value: object) -> object:
     return value
 
 
+def _json_object(value: object) -> object:
+    """Let mapping settings come as a JSON object from the environment."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value) if value.strip() else {}
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"not valid JSON: {exc.msg}") from None
+    return value
+
+
 CommaList = Annotated[tuple[str, ...], BeforeValidator(_split_commas)]
 CommaInts = Annotated[tuple[int, ...], BeforeValidator(_split_commas)]
+
+
+class RemoteConfig(BaseModel):
+    """One upstream sign server (an entry of ``SIGNER_REMOTES``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    url: str
+    format: Literal["signtok", "carcabot", "euler"]
+    api_key: SecretStr | None = None
+    timeout_s: float = Field(5.0, gt=0, le=120)
+
+    @field_validator("url")
+    @classmethod
+    def _absolute_http_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in {"http", "https"} or not parts.hostname:
+            raise ValueError("must be an absolute http(s) URL")
+        return value.rstrip("/")
 
 
 class Settings(BaseModel):
@@ -56,6 +94,22 @@ class Settings(BaseModel):
     sign_timeout_s: float = Field(10.0, gt=0, le=300)
     shutdown_timeout_s: float = Field(10.0, ge=0, le=300)
     workers: int = Field(1, ge=1, le=64)
+
+    # -- the chain: circuit breaker per provider, signature cache
+    breaker_failures: int = Field(5, ge=1, le=1000)
+    breaker_cooldown_s: float = Field(30.0, gt=0, le=3600)
+    cache_ttl_s: float = Field(0.0, ge=0, le=3600)
+    cache_max_entries: int = Field(10_000, ge=1, le=10_000_000)
+    remotes: Annotated[dict[str, RemoteConfig], BeforeValidator(_json_object)] = Field(
+        default_factory=dict
+    )
+
+    # -- access control (all off on embedded defaults)
+    admin_key: SecretStr | None = None
+    api_keys_file: Path | None = None
+    api_keys: CommaList = ()
+    rate_limit_rps: float | None = Field(None, gt=0, le=1_000_000)
+    rate_limit_burst: int | None = Field(None, ge=1, le=1_000_000)
 
     # -- what may be signed
     providers: CommaList = ("browser", "native")
@@ -102,6 +156,16 @@ class Settings(BaseModel):
             raise ValueError("at least one provider is needed")
         if len(set(value)) != len(value):
             raise ValueError("a provider is listed twice")
+        return value
+
+    @field_validator("remotes")
+    @classmethod
+    def _remote_names(cls, value: dict[str, RemoteConfig]) -> dict[str, RemoteConfig]:
+        for name in value:
+            if not name.replace("-", "").replace("_", "").isalnum():
+                raise ValueError(f"remote name {name!r}: use letters, digits, - and _")
+            if name in {"browser", "native"}:
+                raise ValueError(f"remote name {name!r} is a built-in provider's name")
         return value
 
     @field_validator("allowed_hosts")
