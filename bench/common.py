@@ -191,12 +191,18 @@ def require_wrk() -> str:
 
 
 def run_wrk(
-    target: str, url: str, urls_file: Path, concurrency: int, seconds: float, server_pid: int
+    target: str,
+    url: str,
+    urls_file: Path,
+    concurrency: int,
+    seconds: float,
+    server_pid: int,
+    path: str = "/signature",
 ) -> LoadResult:
     """Run wrk once (bounded by ``seconds``) and read its JSON summary line."""
     command = [
         require_wrk(), "-t1", f"-c{concurrency}", f"-d{seconds:g}s", "--timeout", "5s",
-        "-s", str(BENCH / "wrk_bodies.lua"), url, "--", str(urls_file),
+        "-s", str(BENCH / "wrk_bodies.lua"), url, "--", str(urls_file), path,
     ]  # fmt: skip
     cpu_before = cpu_seconds(server_pid)
     out = subprocess.run(command, check=True, capture_output=True, text=True, timeout=seconds + 30)

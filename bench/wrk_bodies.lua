@@ -1,9 +1,12 @@
--- wrk script: POST /signature with the URLs of bench/urls.txt, one after the other,
+-- wrk script: POST the URLs of bench/urls.txt, one after the other, to /signature (or the
+-- path given after the URL file),
 -- and print a JSON summary line (latency percentiles in microseconds) when done.
 local urls = {}
 local next_url = 1
+local path = "/signature"
 
 function init(args)
+  if args[2] then path = args[2] end
   for line in io.lines(args[1]) do
     if line:sub(1, 1) ~= "#" and #line > 0 then urls[#urls + 1] = line end
   end
@@ -12,7 +15,7 @@ end
 function request()
   local body = urls[next_url]
   next_url = next_url % #urls + 1
-  return wrk.format("POST", "/signature", {["Content-Type"] = "text/plain"}, body)
+  return wrk.format("POST", path, {["Content-Type"] = "text/plain"}, body)
 end
 
 function done(summary, latency, _requests)

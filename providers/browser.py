@@ -196,6 +196,7 @@ class BrowserProvider:
 
     name = NAME
     awaits = True
+    checked = True
 
     def __init__(
         self, config: BrowserConfig, personas: PersonaStore, metrics: Metrics | None = None

@@ -9,19 +9,20 @@ from typing import Literal
 from providers import xbogus
 from providers.typing import Persona, ProviderHealth, ProviderState, SignRequest, SignResult
 from providers.urls import append_ms_token, browser_query, split_url
-from signer.errors import ProviderError
+from signer.errors import ProviderDeclined, ProviderError
 
-Behaviour = Literal["ok", "fail", "hang", "crash"]
+Behaviour = Literal["ok", "fail", "hang", "crash", "garbage", "decline"]
 
 
 class FakeProvider:
-    """Does what ``behaviour`` says: sign, raise a ProviderError, hang, or crash."""
+    """Does what ``behaviour`` says: sign, fail, hang, crash, return garbage or decline."""
 
     def __init__(
         self, name: str, persona: Persona, behaviour: Behaviour = "ok", delay_s: float = 0.0
     ) -> None:
         self.name = name
         self.awaits = True
+        self.checked = False
         self.persona = persona
         self.behaviour: Behaviour = behaviour
         self.delay_s = delay_s
@@ -53,16 +54,22 @@ class FakeProvider:
             await asyncio.Event().wait()
         if self.behaviour == "crash":
             raise RuntimeError(f"{self.name} crashed")
+        if self.behaviour == "decline":
+            raise ProviderDeclined(f"{self.name} does not sign this")
         base, query = split_url(request.url)
         signed_query = append_ms_token(browser_query(query), request.ms_token or "")
         user_agent = request.user_agent or self.persona.user_agent
-        token = xbogus.encode(
-            signed_query,
-            request.body,
-            user_agent,
-            int(time.time()),
-            self.persona.canvas,
-            self.persona.flags,
+        token = (
+            "DFSzgarbage"
+            if self.behaviour == "garbage"
+            else xbogus.encode(
+                signed_query,
+                request.body,
+                user_agent,
+                int(time.time()),
+                self.persona.canvas,
+                self.persona.flags,
+            )
         )
         return SignResult(
             signed_url=f"{base}?{signed_query}&X-Bogus={token}",

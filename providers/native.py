@@ -75,6 +75,7 @@ class NativeProvider:
 
     name = NAME
     awaits = False
+    checked = True
 
     def __init__(
         self,

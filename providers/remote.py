@@ -1,37 +1,451 @@
-"""Placeholder replaced by the remote provider (issue 5); see providers/registry.py."""
+"""The remote provider: an upstream sign server of a kind users already run.
+
+Three wire formats (``RemoteConfig.format``), each ``POST`` to the configured base URL:
+
+* ``signtok``: ``/signature`` with the URL as a ``text/plain`` body; answers
+  ``{"status":"ok","data":{"signed_url","X-Bogus","signature","x-tt-params","navigator"}}``
+  and errors as HTTP 200 ``{"status":"error","data":"..."}``.
+* ``carcabot`` (4.x): ``/signature`` with JSON ``{url, userAgent}``; answers the same
+  envelope with ``x-bogus`` and ``x-gnarly``.
+* ``euler``: ``/webcast/sign_url`` with JSON ``{url, userAgent, method, type, payload}``;
+  answers ``{"code":200,"response":{"signedUrl","userAgent","tokens":{...}}}``.
+
+The API key goes in ``X-Api-Key`` (for every format: self-hosted peers behind a proxy check
+it too) and nowhere else. Nothing the upstream answers is trusted until the native codecs
+agree: the signed URL must go to the requested endpoint, carry nothing after its signatures
+but X-Gnarly, its X-Bogus must re-encode from the query exactly as it stands before
+``&X-Bogus=`` (SignTok's covers the ``_signature`` it appended), and an X-Gnarly must hash
+that query, the body and the user agent the upstream says it signed as.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import asyncio
+import hashlib
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit
 
-from signer.errors import ProviderUnavailable
+import aiohttp
+import orjson
+import structlog
+from yarl import URL
+
+from providers import xbogus, xgnarly, xttparams
+from providers.typing import ProviderHealth, SignRequest, SignResult
+from providers.urls import browser_query, last_param, split_url
+from signer import __version__
+from signer.errors import (
+    ProviderDeclined,
+    ProviderError,
+    ProviderUnavailable,
+    SelfCheckFailed,
+    TokenDecodeError,
+    UpstreamError,
+)
 
 if TYPE_CHECKING:
     from providers.registry import ProviderContext
-    from providers.typing import ProviderHealth, SignRequest, SignResult
     from signer.settings import RemoteConfig
+
+log = structlog.get_logger("providers.remote")
+
+#: The largest answer read from an upstream; a sign response is a few KiB.
+MAX_RESPONSE_BYTES = 256 * 1024
+#: Redirects followed, and only 307/308 within the same host (the key goes with them).
+MAX_REDIRECTS = 3
+PATHS = {"signtok": "/signature", "carcabot": "/signature", "euler": "/webcast/sign_url"}
+_MESSAGE_CHARS = 300
+_QUOTE_CHARS = 4096
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What an upstream claims, before it is checked."""
+
+    signed_url: str
+    x_bogus: str | None = None
+    x_gnarly: str | None = None
+    ms_token: str | None = None
+    user_agent: str | None = None
+    navigator: dict[str, Any] | None = None
+    x_tt_params: str | None = None
+    signature: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """The tokens of an answer that passed the self-check."""
+
+    x_bogus: str
+    x_gnarly: str | None
+    ms_token: str
+
+
+def origin(url: str) -> str:
+    """``scheme://host[:port]`` of a URL: what may be shown of a remote (no path, no userinfo)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{parts.scheme}://{host}" + (f":{parts.port}" if parts.port else "")
+
+
+def _endpoint(url: str) -> tuple[str, str, str]:
+    """Scheme, host (with port) and path: where a URL goes, whatever its query."""
+    parts = urlsplit(url)
+    return parts.scheme.lower(), parts.netloc.lower(), parts.path
+
+
+def _quote(text: str) -> str:
+    """An upstream's text on one line (cut short later, once the API key is blanked out)."""
+    return _CONTROL.sub(" ", text[:_QUOTE_CHARS]).strip()
+
+
+def _bounded(message: str) -> str:
+    return message if len(message) <= _MESSAGE_CHARS else message[:_MESSAGE_CHARS] + "..."
+
+
+def _message_of(payload: object) -> str | None:
+    """The error text of a JSON answer: SignTok's ``data``, Euler's and ours ``message``."""
+    if not isinstance(payload, dict):
+        return None
+    for candidate in (payload.get("message"), payload.get("data"), payload.get("error")):
+        if isinstance(candidate, str):
+            return candidate
+        if isinstance(candidate, dict) and isinstance(candidate.get("message"), str):
+            return str(candidate["message"])
+    return None
+
+
+def _optional_str(data: dict[str, Any], *keys: str) -> str | None:
+    """The first of ``keys`` present with a non-null value; it must be a string."""
+    for key in keys:
+        value = data.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            raise UpstreamError(f"the answer's {key!r} is not a string")
+        return value
+    return None
+
+
+def read_signtok(payload: object) -> Answer:
+    """Read a SignTok / carcabot answer: ``{"status": "ok", "data": {...}}``."""
+    if not isinstance(payload, dict):
+        raise UpstreamError("the answer is not a JSON object")
+    status = payload.get("status")
+    if status == "error":
+        raise UpstreamError(f"answered an error: {_quote(_message_of(payload) or '')}")
+    if status != "ok":
+        raise UpstreamError('the answer is not a {"status": "ok", "data": ...} envelope')
+    data = payload.get("data")
+    if not isinstance(data, dict):
+        raise UpstreamError("the answer has no 'data' object")
+    signed_url = _optional_str(data, "signed_url")
+    if signed_url is None:
+        raise UpstreamError("the answer has no 'signed_url'")
+    navigator = data.get("navigator")
+    if navigator is not None and not isinstance(navigator, dict):
+        raise UpstreamError("the answer's 'navigator' is not an object")
+    user_agent = None if navigator is None else _optional_str(navigator, "user_agent")
+    return Answer(
+        signed_url=signed_url,
+        x_bogus=_optional_str(data, "X-Bogus", "x-bogus"),
+        x_gnarly=_optional_str(data, "X-Gnarly", "x-gnarly"),
+        ms_token=_optional_str(data, "msToken"),
+        user_agent=user_agent,
+        navigator=navigator,
+        x_tt_params=_optional_str(data, "x-tt-params"),
+        signature=_optional_str(data, "signature"),
+    )
+
+
+def read_euler(payload: object) -> Answer:
+    """Read an Euler Stream answer: ``{"code": 200, "response": {...}}``."""
+    if not isinstance(payload, dict):
+        raise UpstreamError("the answer is not a JSON object")
+    code = payload.get("code")
+    if code != 200:
+        raise UpstreamError(f"answered code {code}: {_quote(_message_of(payload) or '')}")
+    response = payload.get("response")
+    if not isinstance(response, dict):
+        raise UpstreamError("the answer has no 'response' object")
+    signed_url = _optional_str(response, "signedUrl")
+    if signed_url is None:
+        raise UpstreamError("the answer has no 'signedUrl'")
+    tokens = response.get("tokens") or {}
+    if not isinstance(tokens, dict):
+        raise UpstreamError("the answer's 'tokens' is not an object")
+    return Answer(
+        signed_url=signed_url,
+        x_bogus=_optional_str(tokens, "X-Bogus"),
+        x_gnarly=_optional_str(tokens, "X-Gnarly"),
+        ms_token=_optional_str(tokens, "msToken"),
+        user_agent=_optional_str(response, "userAgent"),
+    )
+
+
+def _md5(text: str) -> str:
+    return hashlib.md5(text.encode()).hexdigest()  # noqa: S324 - the protocol's hash
+
+
+def _split_signed(signed_url: str) -> tuple[str, str, str | None]:
+    """The signed query (everything before ``&X-Bogus=``), the X-Bogus and the X-Gnarly."""
+    query = split_url(signed_url)[1]
+    if query.startswith("X-Bogus="):
+        signed_query, rest = "", query.removeprefix("X-Bogus=")
+    else:
+        signed_query, found, rest = query.rpartition("&X-Bogus=")
+        if not found:
+            raise SelfCheckFailed("the signed URL carries no X-Bogus")
+    x_bogus, _, tail = rest.partition("&")
+    x_gnarly = None
+    for param in tail.split("&") if tail else ():
+        name, _, value = param.partition("=")
+        if name != "X-Gnarly" or x_gnarly is not None:
+            raise SelfCheckFailed(
+                "the signed URL has parameters after X-Bogus that it does not sign"
+            )
+        x_gnarly = unquote(value)
+    return signed_query, unquote(x_bogus), x_gnarly
+
+
+def _check_x_gnarly(x_gnarly: str, query: str, body: str, user_agent: str) -> None:
+    try:
+        record = xgnarly.decode(x_gnarly)
+    except TokenDecodeError as exc:
+        raise SelfCheckFailed(f"X-Gnarly does not decode: {exc}") from None
+    if (record.get(3), record.get(4), record.get(5)) != (_md5(query), _md5(body), _md5(user_agent)):
+        raise SelfCheckFailed("X-Gnarly does not hash the signed query, body and UA")
+
+
+def check_answer(sent_url: str, body: str, user_agent: str, answer: Answer) -> Checked:
+    """Verify an answer with the native codecs; SelfCheckFailed says what does not hold."""
+    if _endpoint(answer.signed_url) != _endpoint(sent_url):
+        raise SelfCheckFailed("the signed URL does not go to the requested scheme, host and path")
+    signed_query, x_bogus, url_gnarly = _split_signed(answer.signed_url)
+    if answer.x_bogus is not None and answer.x_bogus != x_bogus:
+        raise SelfCheckFailed("the answer's X-Bogus is not the signed URL's")
+    if None not in (answer.x_gnarly, url_gnarly) and answer.x_gnarly != url_gnarly:
+        raise SelfCheckFailed("the answer's X-Gnarly is not the signed URL's")
+    try:
+        xbogus.decode(x_bogus)
+    except TokenDecodeError as exc:
+        raise SelfCheckFailed(f"X-Bogus does not decode: {exc}") from None
+    if not xbogus.verify(x_bogus, signed_query, body, user_agent):
+        raise SelfCheckFailed("X-Bogus does not re-encode from the signed query, body and UA")
+    x_gnarly = url_gnarly or answer.x_gnarly
+    if x_gnarly is not None:
+        _check_x_gnarly(x_gnarly, signed_query, body, user_agent)
+    if answer.x_tt_params is not None:
+        try:
+            xttparams.decrypt(answer.x_tt_params)
+        except TokenDecodeError as exc:
+            raise SelfCheckFailed(f"x-tt-params does not decrypt: {exc}") from None
+    ms_token = last_param(signed_query, "msToken")
+    if ms_token is None:
+        ms_token = answer.ms_token or ""
+    return Checked(x_bogus, x_gnarly, ms_token)
 
 
 class RemoteProvider:
-    """Signs through an upstream sign server (being written)."""
+    """Signs through one configured upstream sign server; see the module docstring."""
 
     awaits = True
+    #: Every answer passes :func:`check_answer` before it is returned.
+    checked = True
 
     def __init__(self, name: str, config: RemoteConfig, context: ProviderContext) -> None:
         self.name = name
-        del config, context
+        self.config = config
+        self._personas = context.personas
+        self._metrics = context.metrics
+        self._endpoint = URL(config.url + PATHS[config.format])
+        self._origin = origin(config.url)
+        self._session: aiohttp.ClientSession | None = None
+        self._last_error: str | None = None
+        self.requests = 0
+        self.failures = 0
+
+    # -- lifecycle
 
     async def start(self) -> None:
-        """Not written yet."""
-        raise NotImplementedError
-
-    async def sign(self, request: SignRequest) -> SignResult:
-        """Not written yet."""
-        raise ProviderUnavailable(f"{self.name}: {request.url}")
+        """Open the provider's HTTP session (one per provider, kept until ``aclose``)."""
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self.config.timeout_s),
+                headers={"User-Agent": f"tiktok-signer/{__version__}"},
+                cookie_jar=aiohttp.DummyCookieJar(),
+            )
+        log.info("remote_ready", provider=self.name, format=self.config.format, url=self._origin)
 
     async def aclose(self) -> None:
-        """Not written yet."""
+        """Close the HTTP session."""
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
     def health(self) -> ProviderHealth:
-        """Not written yet."""
-        raise NotImplementedError
+        """Ready while the session is open; counters of requests and failures."""
+        return ProviderHealth(
+            name=self.name,
+            state="ready" if self._session is not None else "stopped",
+            last_error=self._last_error,
+            details={
+                "format": self.config.format,
+                "url": self._origin,
+                "requests": self.requests,
+                "failures": self.failures,
+            },
+        )
+
+    # -- signing
+
+    async def sign(self, request: SignRequest) -> SignResult:
+        """Ask the upstream, check its answer with the native codecs, return it."""
+        self.requests += 1
+        try:
+            return await self._sign(request)
+        except ProviderDeclined:
+            raise
+        except ProviderError as exc:
+            self.failures += 1
+            # Blank the key out before cutting, so no part of it survives the cut.
+            reason = self._redact(exc.message)
+            message = _bounded(f"remote {self.name} ({self._origin}): {reason}")
+            self._last_error = message
+            if isinstance(exc, SelfCheckFailed):
+                self._metrics.self_check_failed(self.name)
+            log.warning("remote_failed", provider=self.name, code=exc.code, reason=message)
+            raise type(exc)(message) from None
+
+    async def _sign(self, request: SignRequest) -> SignResult:
+        fmt = self.config.format
+        if request.body and fmt != "euler":
+            # SignTok and carcabot hash an empty body whatever is sent.
+            raise ProviderDeclined(f"remote {self.name}: {fmt} does not sign request bodies")
+        base, query = split_url(request.url)
+        query = browser_query(query)
+        token = request.ms_token
+        if token is not None and last_param(query, "msToken") != token:
+            # The caller's token must be the one signed; the upstream may append its own.
+            query = f"{query}&msToken={token}" if query else f"msToken={token}"
+        url = f"{base}?{query}" if query else base
+        persona = self._personas.current
+        user_agent = request.user_agent or persona.user_agent
+        payload = await self._post(self._body(url, request, user_agent))
+        answer = read_euler(payload) if fmt == "euler" else read_signtok(payload)
+        signed_as = answer.user_agent or user_agent
+        checked = check_answer(url, request.body, signed_as, answer)
+        if request.ms_token is not None and checked.ms_token != request.ms_token:
+            raise ProviderDeclined(f"remote {self.name} signed with its own msToken")
+        navigator = persona.navigator(signed_as)
+        if answer.navigator is not None:
+            navigator = {**answer.navigator, "user_agent": signed_as}
+        return SignResult(
+            signed_url=answer.signed_url,
+            x_bogus=checked.x_bogus,
+            x_gnarly=checked.x_gnarly,
+            ms_token=checked.ms_token,
+            user_agent=signed_as,
+            navigator=navigator,
+            provider=self.name,
+            x_tt_params=answer.x_tt_params,
+            signature=answer.signature,
+        )
+
+    def _body(self, url: str, request: SignRequest, user_agent: str) -> tuple[bytes, str]:
+        """The request body and its content type, in the configured format."""
+        fmt = self.config.format
+        if fmt == "signtok":
+            return url.encode(), "text/plain; charset=utf-8"
+        fields: dict[str, str] = {"url": url, "userAgent": user_agent}
+        if fmt == "euler":
+            fields |= {"method": request.method, "type": "fetch", "payload": request.body}
+        return orjson.dumps(fields), "application/json"
+
+    def _headers(self, content_type: str) -> dict[str, str]:
+        headers = {"Content-Type": content_type, "Accept": "application/json"}
+        if self.config.api_key is not None:
+            headers["X-Api-Key"] = self.config.api_key.get_secret_value()
+        return headers
+
+    def _redact(self, text: str) -> str:
+        """The text with the API key blanked out (an upstream may echo a wrong key)."""
+        key = self.config.api_key.get_secret_value() if self.config.api_key else ""
+        return text.replace(key, "***") if key else text
+
+    async def _post(self, content: tuple[bytes, str]) -> object:
+        """POST to the upstream; the decoded JSON of a 2xx answer, else an error."""
+        session = self._session
+        if session is None:
+            raise ProviderUnavailable("not started")
+        timeout = self.config.timeout_s
+        try:
+            async with asyncio.timeout(timeout):
+                status, data = await self._exchange(session, content)
+        except TimeoutError:
+            raise ProviderUnavailable(f"no answer within {timeout:g} s (timeout_s)") from None
+        except aiohttp.ClientConnectionError as exc:
+            raise ProviderUnavailable(f"cannot reach the upstream: {exc}") from None
+        except aiohttp.ClientError as exc:
+            raise UpstreamError(f"the exchange failed: {type(exc).__name__}: {exc}") from None
+        try:
+            payload: object = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            text = _quote(data.decode(errors="replace")) or "(empty)"
+            if 200 <= status < 300:
+                raise UpstreamError(
+                    f"answered HTTP {status} with a body that is not JSON: {text}"
+                ) from None
+            raise UpstreamError(f"answered HTTP {status}: {text}") from None
+        if not 200 <= status < 300:
+            message = _message_of(payload) or data.decode(errors="replace")
+            raise UpstreamError(f"answered HTTP {status}: {_quote(message)}")
+        return payload
+
+    async def _exchange(
+        self, session: aiohttp.ClientSession, content: tuple[bytes, str]
+    ) -> tuple[int, bytes]:
+        """Send, following only same-host 307/308 redirects; the status and the body."""
+        body, content_type = content
+        url = self._endpoint
+        for _ in range(MAX_REDIRECTS + 1):
+            async with session.post(
+                url, data=body, headers=self._headers(content_type), allow_redirects=False
+            ) as response:
+                if response.status in {307, 308}:
+                    url = _redirect_target(url, response.headers.get("Location", ""))
+                    continue
+                if 300 <= response.status < 400:
+                    raise UpstreamError(f"answered HTTP {response.status} (redirect not followed)")
+                return response.status, await _read_bounded(response)
+        raise UpstreamError(f"redirected more than {MAX_REDIRECTS} times")
+
+
+def _redirect_target(current: URL, location: str) -> URL:
+    """Where a 307/308 points, when it stays on the same host (never downgrading to http)."""
+    target = current.join(URL(location))
+    same_host = (target.host or "").lower() == (current.host or "").lower()
+    scheme_ok = target.scheme in {current.scheme, "https"}
+    if not location or not same_host or not scheme_ok:
+        raise UpstreamError(
+            f"redirected to another host ({target.host or repr(location)}); not followed"
+        )
+    return target
+
+
+async def _read_bounded(response: aiohttp.ClientResponse) -> bytes:
+    """The response body, refused past :data:`MAX_RESPONSE_BYTES`."""
+    too_large = f"answered more than {MAX_RESPONSE_BYTES // 1024} KiB; refused"
+    if (response.content_length or 0) > MAX_RESPONSE_BYTES:
+        raise UpstreamError(too_large)
+    data = bytearray()
+    async for chunk in response.content.iter_chunked(64 * 1024):
+        data += chunk
+        if len(data) > MAX_RESPONSE_BYTES:
+            raise UpstreamError(too_large)
+    return bytes(data)

@@ -111,11 +111,14 @@ class Provider(Protocol):
     ``sign`` raises :class:`signer.errors.ProviderError` (or a subclass) when it cannot
     sign; the chain then moves on to the next provider. ``awaits`` is False for a
     provider whose ``sign`` never waits (pure computation): the chain then spares it the
-    timeout, which costs more than such a signature.
+    timeout, which costs more than such a signature. ``checked`` is True when the provider
+    verifies its own output with the codecs (or computes it with them); the chain checks
+    the output of the others.
     """
 
     name: str
     awaits: bool
+    checked: bool
 
     async def start(self) -> None:
         """Acquire resources (browser, sessions); called once before the first sign."""

@@ -9,8 +9,12 @@ import structlog
 from aiohttp import web
 
 from providers.registry import build_providers
-from signer.app_keys import CHAIN, METRICS, PARSER, SETTINGS, STARTED_AT
+from signer.access import make_access_middleware
+from signer.admin import make_admin_app
+from signer.app_keys import CHAIN, CONTROL, METRICS, PARSER, SETTINGS, STARTED_AT
+from signer.cache import SignatureCache
 from signer.chain import Chain
+from signer.control import Control
 from signer.inputs import RequestParser
 from signer.metrics import Metrics
 from signer.middleware import make_edge_middleware
@@ -36,16 +40,28 @@ def make_app(
     chain_providers = (
         list(providers) if providers is not None else build_providers(settings, metrics)
     )
-    app = web.Application(
-        middlewares=[make_edge_middleware(metrics)],
-        client_max_size=settings.max_body_bytes,
-    )
+    # The edge first: it renders the access errors (401, 429) and logs the client's name.
+    middlewares = [make_edge_middleware(metrics)]
+    access = make_access_middleware(settings, metrics)
+    if access is not None:
+        middlewares.append(access)
+    app = web.Application(middlewares=middlewares, client_max_size=settings.max_body_bytes)
     app[SETTINGS] = settings
     app[METRICS] = metrics
-    app[CHAIN] = Chain(chain_providers, metrics, settings.sign_timeout_s)
+    app[CHAIN] = Chain(
+        chain_providers,
+        metrics,
+        settings.sign_timeout_s,
+        breaker_failures=settings.breaker_failures,
+        breaker_cooldown_s=settings.breaker_cooldown_s,
+        cache=SignatureCache(settings.cache_ttl_s, settings.cache_max_entries),
+    )
+    app[CONTROL] = Control()
     app[PARSER] = RequestParser(settings)
     app[STARTED_AT] = time.monotonic()
     app.add_routes(routes)
+    if settings.admin_key is not None:
+        app.add_subapp("/admin", make_admin_app(settings.admin_key))
     app.cleanup_ctx.append(_providers_lifecycle)
     return app
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from signer.chain import Chain
+from signer.control import Control
 from signer.inputs import RequestParser
 from signer.metrics import Metrics
 from signer.settings import Settings
@@ -14,3 +15,4 @@ CHAIN = web.AppKey("chain", Chain)
 METRICS = web.AppKey("metrics", Metrics)
 PARSER = web.AppKey("parser", RequestParser)
 STARTED_AT = web.AppKey("started_at", float)
+CONTROL = web.AppKey("control", Control)

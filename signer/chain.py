@@ -1,4 +1,9 @@
-"""The provider chain: try each provider in the configured order until one signs."""
+"""The provider chain: try each provider in the configured order until one signs.
+
+Each provider has a circuit breaker (``signer.breaker``) and the sign timeout. A provider
+that *declines* a request (it does not sign that kind) is skipped without counting as a
+failure. Operators reorder, disable and restart providers at run time (``/admin``).
+"""
 
 from __future__ import annotations
 
@@ -9,10 +14,19 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from signer.errors import AllProvidersFailed, ProviderError, UnknownProvider
+from providers import selfcheck
+from signer.breaker import Breaker
+from signer.cache import SignatureCache, cache_key
+from signer.errors import (
+    AllProvidersFailed,
+    BadRequest,
+    ProviderDeclined,
+    ProviderError,
+    UnknownProvider,
+)
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     from providers.typing import Provider, ProviderHealth, SignRequest, SignResult
     from signer.metrics import Metrics
@@ -37,70 +51,169 @@ class Signed:
 
     result: SignResult
     attempts: tuple[Attempt, ...]
+    cached: bool = False
+
+
+@dataclass(slots=True)
+class Entry:
+    """A provider in the chain, with its breaker and whether it is switched on."""
+
+    provider: Provider
+    breaker: Breaker
+    enabled: bool = True
 
 
 class Chain:
-    """Providers in fallback order, each bounded by the sign timeout."""
+    """Providers in fallback order, each behind a breaker and bounded by the sign timeout."""
 
-    def __init__(self, providers: Sequence[Provider], metrics: Metrics, timeout_s: float) -> None:
-        self.providers = list(providers)
-        self._by_name = {provider.name: provider for provider in self.providers}
+    def __init__(
+        self,
+        providers: Sequence[Provider],
+        metrics: Metrics,
+        timeout_s: float,
+        *,
+        breaker_failures: int = 5,
+        breaker_cooldown_s: float = 30.0,
+        cache: SignatureCache | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.entries = [
+            Entry(provider, Breaker(breaker_failures, breaker_cooldown_s, clock))
+            for provider in providers
+        ]
+        self._by_name = {entry.provider.name: entry for entry in self.entries}
         self._metrics = metrics
         self._timeout_s = timeout_s
+        self.cache = cache if cache is not None else SignatureCache(0, 1)
+
+    @property
+    def providers(self) -> list[Provider]:
+        """Every provider, in the current order (enabled or not)."""
+        return [entry.provider for entry in self.entries]
 
     @property
     def names(self) -> list[str]:
-        """Provider names in fallback order."""
-        return [provider.name for provider in self.providers]
+        """Provider names in the current order."""
+        return [entry.provider.name for entry in self.entries]
+
+    def entry(self, name: str) -> Entry:
+        """The chain entry of a provider; UnknownProvider when it is not configured."""
+        found = self._by_name.get(name)
+        if found is None:
+            raise UnknownProvider(
+                f"provider {name!r} is not configured (configured: {', '.join(self.names)})"
+            )
+        return found
 
     def health(self) -> list[ProviderHealth]:
         """Every provider's health, in order."""
-        return [provider.health() for provider in self.providers]
+        return [entry.provider.health() for entry in self.entries]
 
-    def select(self, only: str | None) -> list[Provider]:
-        """The providers a request will try: all in order, or the one it names."""
-        if only is None:
-            return self.providers
-        provider = self._by_name.get(only)
-        if provider is None:
-            raise UnknownProvider(
-                f"provider {only!r} is not configured (configured: {', '.join(self.names)})"
-            )
-        return [provider]
+    def reorder(self, order: Sequence[str], disabled: Sequence[str] = ()) -> None:
+        """New fallback order (unlisted providers keep their relative place at the end)."""
+        listed = [self.entry(name) for name in order]
+        for name in disabled:
+            self.entry(name)
+        if len({entry.provider.name for entry in listed}) != len(listed):
+            raise BadRequest("a provider is listed twice in 'order'")
+        rest = [entry for entry in self.entries if entry not in listed]
+        self.entries = listed + rest
+        for entry in self.entries:
+            entry.enabled = entry.provider.name not in disabled
+        if not any(entry.enabled for entry in self.entries):
+            raise BadRequest("at least one provider must stay enabled")
 
     async def sign(self, request: SignRequest, only: str | None = None) -> Signed:
-        """Sign with the first provider that succeeds; raise when all of them fail."""
+        """Sign with the first provider that succeeds; raise when all of them fail.
+
+        ``only`` names one provider that signs alone, breaker and switch notwithstanding
+        (for probes and operators); the cache is not used then.
+        """
+        use_cache = only is None and self.cache.enabled
+        if use_cache:
+            cached = self.cache.get(cache_key(request))
+            self._metrics.cache_lookup(hit=cached is not None)
+            if cached is not None:
+                return Signed(cached, (), cached=True)
+        entries = [self.entry(only)] if only is not None else self.entries
         attempts: list[Attempt] = []
-        for provider in self.select(only):
-            started = time.perf_counter()
-            try:
-                if provider.awaits:
-                    async with asyncio.timeout(self._timeout_s):
-                        result = await provider.sign(request)
-                else:
-                    result = await provider.sign(request)
-            except ProviderError as exc:
-                attempts.append(self._failed(provider.name, started, exc.code, exc.message))
-            except TimeoutError:
-                cause = f"no answer within {self._timeout_s:g} s"
-                attempts.append(self._failed(provider.name, started, "timeout", cause))
-            except Exception as exc:
-                log.exception("provider_crashed", provider=provider.name)
-                attempts.append(self._failed(provider.name, started, "crash", repr(exc)))
-            else:
-                seconds = time.perf_counter() - started
-                self._metrics.observe_sign(provider.name, seconds)
-                attempts.append(Attempt(provider.name, ok=True, seconds=seconds))
+        for entry in entries:
+            if only is None and not self._may_try(entry, attempts):
+                continue
+            result, attempt = await self._try(entry, request)
+            attempts.append(attempt)
+            if result is not None:
+                if use_cache:
+                    self.cache.put(cache_key(request), result)
                 return Signed(result, tuple(attempts))
         causes = [
             {"provider": attempt.provider, "code": attempt.code, "message": attempt.cause}
             for attempt in attempts
         ]
-        summary = "; ".join(f"{c['provider']}: {c['message']}" for c in causes)
+        summary = "; ".join(f"{c['provider']}: {c['message']}" for c in causes) or "none enabled"
         raise AllProvidersFailed(f"every provider failed ({summary})", causes=causes)
+
+    def _may_try(self, entry: Entry, attempts: list[Attempt]) -> bool:
+        """Switched on and its breaker lets the call through (else noted as an attempt)."""
+        if not entry.enabled:
+            return False
+        if entry.breaker.state == "closed" or entry.breaker.allow():
+            return True
+        wait = entry.breaker.retry_in_s()
+        cause = f"circuit open after repeated failures (retry in {wait:.1f} s)"
+        attempts.append(self._failed(entry.provider.name, 0.0, "circuit_open", cause))
+        return False
+
+    async def _try(self, entry: Entry, request: SignRequest) -> tuple[SignResult | None, Attempt]:
+        """One provider's attempt, bounded by the timeout, reported to its breaker."""
+        provider = entry.provider
+        name = provider.name
+        started = time.perf_counter()
+        try:
+            if provider.awaits:
+                async with asyncio.timeout(self._timeout_s):
+                    result = await provider.sign(request)
+            else:
+                result = await provider.sign(request)
+        except ProviderDeclined as exc:
+            entry.breaker.release()
+            return None, self._failed(name, started, exc.code, exc.message)
+        except ProviderError as exc:
+            cause, code = exc.message, exc.code
+        except TimeoutError:
+            cause, code = f"no answer within {self._timeout_s:g} s", "timeout"
+        except Exception as exc:  # a broken provider must not take the service down
+            log.exception("provider_crashed", provider=name)
+            cause, code = repr(exc), "crash"
+        else:
+            reason = None if provider.checked else selfcheck.problem(result, request.body)
+            if reason is not None:
+                self._metrics.self_check_failed(name)
+                log.warning("self_check_failed", provider=name, reason=reason)
+                self._breaker_failure(entry)
+                return None, self._failed(name, started, "self_check_failed", reason)
+            seconds = time.perf_counter() - started
+            if entry.breaker.failures:
+                entry.breaker.success()
+            self._metrics.observe_sign(name, seconds)
+            self._metrics.attempt(name, "ok")
+            return result, Attempt(name, ok=True, seconds=seconds)
+        self._breaker_failure(entry)
+        return None, self._failed(name, started, code, cause)
+
+    def _breaker_failure(self, entry: Entry) -> None:
+        before = entry.breaker.state
+        entry.breaker.failure()
+        if entry.breaker.state != before:
+            log.warning(
+                "circuit_opened",
+                provider=entry.provider.name,
+                failures=entry.breaker.failures,
+                cooldown_s=entry.breaker.cooldown_s,
+            )
 
     def _failed(self, name: str, started: float, code: str, cause: str) -> Attempt:
         self._metrics.provider_failed(name, code)
-        return Attempt(
-            name, ok=False, seconds=time.perf_counter() - started, cause=cause, code=code
-        )
+        self._metrics.attempt(name, code)
+        seconds = time.perf_counter() - started if started else 0.0
+        return Attempt(name, ok=False, seconds=seconds, cause=cause, code=code)

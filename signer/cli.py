@@ -1,7 +1,7 @@
 """``tiktok-signer``: the command line.
 
 ``serve`` runs the service; ``sdk fetch`` and ``sdk list`` manage TikTok's pinned SDK files
-(the browser provider's ``SIGNER_SDK_SOURCE=file``).
+(the browser provider's ``SIGNER_SDK_SOURCE=file``); ``keys add NAME`` makes a client key.
 
 Exit codes: 0 success, 1 the SDK files are missing, do not match their pins or could not be
 fetched, 2 usage or configuration error, 3 the service could not start.
@@ -60,6 +60,17 @@ def _parser() -> argparse.ArgumentParser:
     _config_option(listing)
     listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
     listing.set_defaults(run=_sdk_list)
+
+    keys_parser = commands.add_parser("keys", help="client API keys of the sign routes")
+    keys_commands = keys_parser.add_subparsers(dest="keys_command", required=True)
+    add = keys_commands.add_parser(
+        "add",
+        help="print a new client key once and append its hash to the keys file",
+    )
+    _config_option(add)
+    add.add_argument("name", help="the client's name (shown in logs instead of the key)")
+    add.add_argument("--file", type=Path, help="the keys file (default: SIGNER_API_KEYS_FILE)")
+    add.set_defaults(run=_keys_add)
     return parser
 
 
@@ -89,10 +100,12 @@ def _serve(settings: Settings, _args: argparse.Namespace) -> int:
     if unknown:
         log.warning("unknown_environment_settings", names=unknown)
     from providers.registry import check_names  # noqa: PLC0415 - keeps `--help` fast
+    from signer.access import check_access  # noqa: PLC0415
     from signer.server import serve  # noqa: PLC0415
 
     try:
         check_names(settings)
+        check_access(settings)
         return serve(settings)
     except ConfigError as exc:
         log.error("start_failed", error=exc.message)  # noqa: TRY400 - the message says it all
@@ -144,6 +157,40 @@ def _sdk_list(settings: Settings, args: argparse.Namespace) -> int:
     else:
         _print(_table(files))
     return _verdict(files)
+
+
+def _keys_add(settings: Settings, args: argparse.Namespace) -> int:
+    """Print a new key on stdout (alone, for scripts) and append ``NAME:sha256`` to the file."""
+    from signer import access  # noqa: PLC0415 - keeps `--help` fast (aiohttp)
+
+    path: Path | None = args.file or settings.api_keys_file
+    name: str = args.name
+    if path is None:
+        _error("keys add needs the keys file: set SIGNER_API_KEYS_FILE or pass --file PATH")
+        return EXIT_USAGE
+    if not access.valid_name(name):
+        _error(f"client name {name!r}: use {access.NAME_RULE}")
+        return EXIT_USAGE
+    try:
+        keys = access.KeyStore.load(path if path.exists() else None, settings.api_keys)
+    except ConfigError as exc:
+        _error(exc.message)
+        return EXIT_USAGE
+    if name in keys:
+        _error(f"a client named {name!r} already exists; pick another name")
+        return EXIT_USAGE
+    key = access.generate_key()
+    try:
+        access.append_key(path, name, key)
+    except OSError as exc:
+        _error(f"cannot write the keys file {path}: {exc.strerror}")
+        return EXIT_USAGE
+    _print(key)
+    sys.stderr.write(
+        f"Added client {name!r} to {path}; the key above is shown only once.\n"
+        "The service reads the keys file at start: restart it to let this client in.\n"
+    )
+    return EXIT_OK
 
 
 def _verdict(files: list[sdk.SdkFile]) -> int:

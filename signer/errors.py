@@ -6,7 +6,10 @@ answers with; the middleware is the only place that turns them into responses.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 
 class SignerError(Exception):
@@ -15,9 +18,13 @@ class SignerError(Exception):
     status: ClassVar[int] = 500
     code: ClassVar[str] = "internal_error"
 
-    def __init__(self, message: str, **details: Any) -> None:
+    def __init__(
+        self, message: str, *, headers: Mapping[str, str] | None = None, **details: Any
+    ) -> None:
         super().__init__(message)
         self.message = message
+        #: Response headers the error needs (Retry-After, RateLimit-*, WWW-Authenticate).
+        self.headers: dict[str, str] = dict(headers or {})
         self.details = details
 
 
@@ -138,3 +145,63 @@ class AllProvidersFailed(SignerError):
 
 class TokenDecodeError(ValueError):
     """Raised by the X-Bogus / X-Gnarly / x-tt-params codecs on a token they cannot read."""
+
+
+class Maintenance(SignerError):
+    """Raised by the sign routes while an operator has maintenance mode on."""
+
+    status = 503
+    code = "maintenance"
+
+
+class UpstreamError(ProviderError):
+    """Raised by a remote provider whose upstream sign server did not give a usable answer.
+
+    An HTTP error status, an error body (SignTok's HTTP 200 ``{"status":"error"}``, Euler's
+    ``{"code":401}``), a body that is not JSON, has the wrong shape or is too large, or a
+    redirect to another host; the message names the remote and quotes the upstream's own.
+    """
+
+    code = "upstream_error"
+
+
+class Unauthorized(SignerError):
+    """Base of the refusals of a sign route for its client key (``SIGNER_API_KEYS_FILE``)."""
+
+    status = 401
+    code = "unauthorized"
+
+
+class MissingApiKey(Unauthorized):
+    """Raised when client keys are on and a sign request carries none.
+
+    Neither ``X-Api-Key`` nor ``Authorization: Bearer`` holds a key.
+    """
+
+    code = "missing_api_key"
+
+
+class InvalidApiKey(Unauthorized):
+    """Raised when a sign request's key is not one of the client keys.
+
+    The admin key is not a client key (unless it is also listed as one).
+    """
+
+    code = "invalid_api_key"
+
+
+class RateLimited(SignerError):
+    """Raised when a client has used up its token bucket (``SIGNER_RATE_LIMIT_*``).
+
+    The client is its key's name, or its address when keys are off; the headers carry
+    ``RateLimit-Limit``, ``RateLimit-Remaining``, ``RateLimit-Reset`` and ``Retry-After``.
+    """
+
+    status = 429
+    code = "rate_limited"
+
+
+class AdminUnauthorized(Unauthorized):
+    """Raised when an /admin route gets no admin key or a wrong one."""
+
+    code = "invalid_admin_key"

@@ -69,6 +69,31 @@ class Metrics:
             registry=reg,
             multiprocess_mode="liveall",
         )
+        self.attempts = Counter(
+            "signer_sign_attempts",
+            "Sign attempts by provider and outcome (ok, or the failure's code).",
+            ["provider", "outcome"],
+            registry=reg,
+        )
+        self.cache_lookups = Counter(
+            "signer_cache_lookups",
+            "Signature cache lookups by result (hit, miss).",
+            ["result"],
+            registry=reg,
+        )
+        self.breaker_state = Gauge(
+            "signer_breaker_state",
+            "1 for the state each provider's circuit breaker is in, 0 for the others.",
+            ["provider", "state"],
+            registry=reg,
+            multiprocess_mode="liveall",
+        )
+        self.maintenance = Gauge(
+            "signer_maintenance",
+            "1 while maintenance mode is on.",
+            registry=reg,
+            multiprocess_mode="livemax",
+        )
         self.self_check_failures = Counter(
             "signer_self_check_failures",
             "Signatures a provider produced that failed the native codecs' check.",
@@ -101,8 +126,22 @@ class Metrics:
             registry=reg,
             multiprocess_mode="max",
         ).labels(__version__).set(1)
+        self.auth_failures = Counter(
+            "signer_auth_failures",
+            "Sign requests refused for their client key, by reason.",
+            ["reason"],
+            registry=reg,
+        )
+        for reason in ("missing_api_key", "invalid_api_key"):
+            self.auth_failures.labels(reason)
+        self.rate_limited_requests = Counter(
+            "signer_rate_limited",
+            "Sign requests refused with a 429: the client's token bucket was empty.",
+            registry=reg,
+        )
         self._request_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
         self._sign_children: dict[str, Histogram] = {}
+        self._attempt_children: dict[tuple[str, str], Counter] = {}
 
     def exposition(self) -> bytes:
         """The text format of every metric (summed over the workers when there are several)."""
@@ -136,6 +175,24 @@ class Metrics:
         """Count one failed attempt (reason: the error code, e.g. ``timeout``)."""
         self.provider_failures.labels(provider, reason).inc()
 
+    def attempt(self, provider: str, outcome: str) -> None:
+        """Count one sign attempt by its outcome."""
+        key = (provider, outcome)
+        child = self._attempt_children.get(key)
+        if child is None:
+            child = self._attempt_children[key] = self.attempts.labels(provider, outcome)
+        child.inc()
+
+    def cache_lookup(self, *, hit: bool) -> None:
+        """Count one cache lookup."""
+        self.cache_lookups.labels("hit" if hit else "miss").inc()
+
+    def set_breaker_states(self, states: dict[str, str]) -> None:
+        """Refresh the breaker gauge: provider name -> breaker state (at scrape time)."""
+        for provider, current in states.items():
+            for state in ("closed", "open", "half_open"):
+                self.breaker_state.labels(provider, state).set(1 if current == state else 0)
+
     def self_check_failed(self, provider: str) -> None:
         """Count one signature that failed its self-check."""
         self.self_check_failures.labels(provider).inc()
@@ -156,3 +213,11 @@ class Metrics:
                 self.browser_pages.labels("ready").set(details["pages_ready"])
                 self.browser_pages.labels("busy").set(details["pages_busy"])
                 self.browser_queue.set(details["queue"])
+
+    def auth_failed(self, reason: str) -> None:
+        """Count one sign request refused for its key (``missing_api_key``, ``invalid_api_key``)."""
+        self.auth_failures.labels(reason).inc()
+
+    def rate_limited(self) -> None:
+        """Count one sign request refused by the rate limit."""
+        self.rate_limited_requests.inc()

@@ -100,6 +100,7 @@ def make_edge_middleware(metrics: Metrics) -> Middleware:
                 response = await handler(request)
             except SignerError as exc:
                 response = error_response(exc.status, exc.code, exc.message, **exc.details)
+                response.headers.update(exc.headers)
             except web.HTTPException as exc:
                 response = _from_http_exception(exc)
             except Exception:

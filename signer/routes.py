@@ -11,12 +11,13 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from signer import __version__
-from signer.app_keys import CHAIN, METRICS, PARSER, STARTED_AT
+from signer.app_keys import CHAIN, CONTROL, METRICS, PARSER, STARTED_AT
+from signer.errors import Maintenance
 from signer.inputs import read_body
 from signer.middleware import LOG_FIELDS
 
 if TYPE_CHECKING:
-    from providers.typing import SignRequest
+    from providers.typing import SignRequest, SignResult
     from signer.chain import Signed
 
 routes = web.RouteTableDef()
@@ -26,12 +27,33 @@ def _json(payload: dict[str, Any], status: int = 200) -> web.Response:
     return web.Response(status=status, body=orjson.dumps(payload), content_type="application/json")
 
 
+def check_maintenance(request: web.Request) -> None:
+    """Raise the 503 of maintenance mode (with Retry-After) while an operator has it on."""
+    maintenance = request.app[CONTROL].maintenance
+    if maintenance.enabled:
+        message = "the service is in maintenance" + (
+            f": {maintenance.reason}" if maintenance.reason else ""
+        )
+        raise Maintenance(message, headers={"Retry-After": str(maintenance.retry_after_s)})
+
+
 async def _sign(
     request: web.Request, sign_request: SignRequest, only: str | None, started: float
 ) -> web.Response:
     signed: Signed = await request.app[CHAIN].sign(sign_request, only)
     result = signed.result
-    request[LOG_FIELDS] = {"provider": result.provider, "attempts": signed.attempts}
+    attempts = signed.attempts
+    fields: dict[str, Any] = {"provider": result.provider, "attempts": len(attempts)}
+    if len(attempts) > 1:  # a fallback happened: say what failed first, and why
+        fields["failed"] = [a for a in attempts if not a.ok]
+    if signed.cached:
+        fields["cached"] = True
+    request[LOG_FIELDS] = fields
+    return render_signed(result, started)
+
+
+def render_signed(result: SignResult, started: float) -> web.Response:
+    """The answer of /signature and /sign (SignTok's and carcabot's keys, both spellings)."""
     return _json(
         {
             "status": "ok",
@@ -56,6 +78,7 @@ async def _sign(
 async def signature(request: web.Request) -> web.Response:
     """SignTok (text/plain URL) and carcabot (JSON ``{url, userAgent?}``) compatible."""
     started = time.perf_counter()
+    check_maintenance(request)
     parser = request.app[PARSER]
     body = await read_body(request, parser.max_body)
     sign_request = parser.signature_body(body, request.content_type)
@@ -66,6 +89,7 @@ async def signature(request: web.Request) -> web.Response:
 async def sign(request: web.Request) -> web.Response:
     """Our own JSON API: URL, method, body, user agent, msToken, optional provider."""
     started = time.perf_counter()
+    check_maintenance(request)
     parser = request.app[PARSER]
     body = await read_body(request, parser.max_body)
     sign_request, only = parser.sign_body(body, request.content_type)
@@ -75,11 +99,17 @@ async def sign(request: web.Request) -> web.Response:
 @routes.get("/health")
 async def health(request: web.Request) -> web.Response:
     """Overall status and each provider's state; 503 when nothing can sign."""
-    states = request.app[CHAIN].health()
-    ready = sum(1 for state in states if state.state == "ready")
-    if ready == len(states):
+    chain = request.app[CHAIN]
+    control = request.app[CONTROL]
+    entries = chain.entries
+    states = [entry.provider.health() for entry in entries]
+    usable = [
+        state.state in {"ready", "degraded"} and entry.enabled and entry.breaker.state != "open"
+        for entry, state in zip(entries, states, strict=True)
+    ]
+    if all(usable) and all(state.state == "ready" for state in states):
         status = "ok"
-    elif ready or any(state.state == "degraded" for state in states):
+    elif any(usable):
         status = "degraded"
     else:
         status = "down"
@@ -89,10 +119,19 @@ async def health(request: web.Request) -> web.Response:
             "version": __version__,
             "uptime_s": round(time.monotonic() - request.app[STARTED_AT], 3),
             "providers": [
-                {"name": s.name, "state": s.state, "last_error": s.last_error, **s.details}
-                for s in states
+                {
+                    "name": state.name,
+                    "state": state.state,
+                    "enabled": entry.enabled,
+                    "breaker": entry.breaker.state,
+                    "last_error": state.last_error,
+                    **state.details,
+                }
+                for entry, state in zip(entries, states, strict=True)
             ],
-            "maintenance": False,
+            "maintenance": control.maintenance.enabled,
+            "maintenance_reason": control.maintenance.reason,
+            "changes": list(control.changes)[-10:],
             "pid": os.getpid(),
         },
         status=503 if status == "down" else 200,
@@ -103,7 +142,10 @@ async def health(request: web.Request) -> web.Response:
 async def metrics(request: web.Request) -> web.Response:
     """Prometheus text exposition of this app's registry."""
     app_metrics = request.app[METRICS]
-    app_metrics.set_provider_states(request.app[CHAIN].health())
+    chain = request.app[CHAIN]
+    app_metrics.set_provider_states(chain.health())
+    app_metrics.set_breaker_states({e.provider.name: e.breaker.state for e in chain.entries})
+    app_metrics.maintenance.set(1 if request.app[CONTROL].maintenance.enabled else 0)
     response = web.Response(body=app_metrics.exposition())
     response.content_type = CONTENT_TYPE_LATEST.split(";", 1)[0]
     response.charset = "utf-8"

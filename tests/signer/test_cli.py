@@ -105,7 +105,7 @@ def test_serve_signs_and_stops_gracefully_on_sigterm(service: Service) -> None:
     assert body["data"]["x-bogus"].startswith("DFSz")
     assert service.stop() == 0
     events = [event["event"] for event in service.events()]
-    assert events[:2] == ["provider_started", "server_started"]
+    assert events.index("provider_started") < events.index("server_started")
     assert "request" in events
     assert events[-2:] == ["server_stopping", "provider_stopped"]
 
@@ -125,8 +125,7 @@ def test_request_log_line_is_json_with_request_id(service: Service) -> None:
     assert line["level"] == "info"
     signed = next(e for e in events if e.get("route") == "/signature")
     assert signed["provider"] == "native"
-    assert signed["attempts"][0]["provider"] == "native"
-    assert signed["attempts"][0]["ok"] is True
+    assert signed["attempts"] == 1
 
 
 def test_invalid_setting_exits_2_naming_it(capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,0 +1,47 @@
+"""The service on the native path with one extra route that skips the provider chain.
+
+``POST /signature`` goes through the chain (breaker, timeout, attempts, cache lookup);
+``POST /signature-direct`` parses and renders the same way but calls the native
+provider itself. Used by bench_chain.py to measure what the chain costs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from aiohttp import web
+
+from providers.native import NativeProvider
+from signer.app import make_app
+from signer.app_keys import CHAIN, PARSER
+from signer.inputs import read_body
+from signer.logs import configure_logging
+from signer.routes import render_signed
+from signer.settings import Settings
+
+
+def main() -> None:
+    """Serve until killed."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args()
+    settings = Settings(providers=("native",), port=args.port, log_format="json")
+    configure_logging(settings.log_level, settings.log_format)
+    app = make_app(settings)
+    native = app[CHAIN].providers[0]
+    assert isinstance(native, NativeProvider)  # noqa: S101 - the only provider configured
+
+    async def direct(request: web.Request) -> web.Response:
+        started = time.perf_counter()
+        request_parser = request.app[PARSER]
+        body = await read_body(request, request_parser.max_body)
+        sign_request = request_parser.signature_body(body, request.content_type)
+        return render_signed(native.sign_now(sign_request), started)
+
+    app.router.add_post("/signature-direct", direct)
+    web.run_app(app, host="127.0.0.1", port=args.port, access_log=None, print=None)
+
+
+if __name__ == "__main__":
+    main()

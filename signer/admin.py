@@ -1,0 +1,140 @@
+"""The operator API under ``/admin``: present only when ``SIGNER_ADMIN_KEY`` is set.
+
+The key comes in ``X-Admin-Key`` or ``Authorization: Bearer <key>``; a client key is
+never enough. Every change is logged and listed in ``/admin/state`` and ``/health``.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from aiohttp import web
+
+from signer.access import presented_key
+from signer.app_keys import CHAIN, CONTROL
+from signer.errors import AdminUnauthorized, BadRequest
+from signer.inputs import parse_json_object, read_body
+
+if TYPE_CHECKING:
+    from pydantic import SecretStr
+
+    from signer.middleware import Handler
+
+MAX_ADMIN_BODY = 16 * 1024
+
+
+def _json(payload: dict[str, Any], status: int = 200) -> web.Response:
+    return web.Response(status=status, body=orjson.dumps(payload), content_type="application/json")
+
+
+def make_admin_app(admin_key: SecretStr) -> web.Application:
+    """The /admin sub-application, guarded by the admin key."""
+    expected = admin_key.get_secret_value().encode()
+
+    @web.middleware
+    async def require_admin(request: web.Request, handler: Handler) -> web.StreamResponse:
+        key = presented_key(request, "X-Admin-Key")
+        if key is None:
+            raise AdminUnauthorized(
+                "send the admin key in X-Admin-Key or Authorization: Bearer",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        if not hmac.compare_digest(key.encode(), expected):
+            raise AdminUnauthorized("wrong admin key", headers={"WWW-Authenticate": "Bearer"})
+        return await handler(request)
+
+    admin = web.Application(middlewares=[require_admin])
+    admin.add_routes(
+        [
+            web.get("/state", state),
+            web.post("/maintenance", maintenance),
+            web.post("/providers", providers),
+            web.post("/providers/{name}/restart", restart),
+        ]
+    )
+    return admin
+
+
+def state_view(request: web.Request) -> dict[str, Any]:
+    """Providers in order with their switch and breaker, maintenance, recent changes."""
+    chain = request.config_dict[CHAIN]
+    control = request.config_dict[CONTROL]
+    return {
+        "providers": [
+            {
+                "name": entry.provider.name,
+                "enabled": entry.enabled,
+                "breaker": entry.breaker.snapshot(),
+                "state": entry.provider.health().state,
+            }
+            for entry in chain.entries
+        ],
+        "maintenance": control.maintenance_view(),
+        "changes": list(control.changes),
+    }
+
+
+async def state(request: web.Request) -> web.Response:
+    """GET /admin/state."""
+    return _json(state_view(request))
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    return parse_json_object(await read_body(request, MAX_ADMIN_BODY))
+
+
+async def maintenance(request: web.Request) -> web.Response:
+    """POST /admin/maintenance {"enabled", "reason"?, "retry_after_s"?}."""
+    data = await _body(request)
+    enabled = data.get("enabled")
+    if not isinstance(enabled, bool):
+        raise BadRequest("'enabled' must be true or false")
+    reason = data.get("reason")
+    if reason is not None and (not isinstance(reason, str) or len(reason) > 500):
+        raise BadRequest("'reason' must be a string of at most 500 characters")
+    retry_after = data.get("retry_after_s", 60)
+    if (
+        not isinstance(retry_after, int)
+        or isinstance(retry_after, bool)
+        or not 1 <= retry_after <= 86400
+    ):
+        raise BadRequest("'retry_after_s' must be a whole number of seconds, 1 to 86400")
+    request.config_dict[CONTROL].set_maintenance(
+        enabled=enabled, reason=reason, retry_after_s=retry_after
+    )
+    return _json(state_view(request))
+
+
+async def providers(request: web.Request) -> web.Response:
+    """POST /admin/providers {"order": [names], "disabled"?: [names]}."""
+    data = await _body(request)
+    order = _names(data, "order", None)
+    disabled = _names(data, "disabled", [])
+    chain = request.config_dict[CHAIN]
+    before = (chain.names, [e.provider.name for e in chain.entries if not e.enabled])
+    chain.reorder(order, disabled)
+    after = (chain.names, [e.provider.name for e in chain.entries if not e.enabled])
+    request.config_dict[CONTROL].record(
+        "providers", order=after[0], disabled=after[1], previous_order=before[0]
+    )
+    return _json(state_view(request))
+
+
+def _names(data: dict[str, Any], key: str, default: list[str] | None) -> list[str]:
+    value = data.get(key, default)
+    if not isinstance(value, list) or not all(isinstance(name, str) for name in value):
+        raise BadRequest(f"{key!r} must be a list of provider names")
+    return [str(name) for name in value]
+
+
+async def restart(request: web.Request) -> web.Response:
+    """POST /admin/providers/{name}/restart: close and start it again (e.g. the browser)."""
+    entry = request.config_dict[CHAIN].entry(request.match_info["name"])
+    provider = entry.provider
+    await provider.aclose()
+    await provider.start()
+    entry.breaker.reset()
+    request.config_dict[CONTROL].record("restart", provider=provider.name)
+    return _json(state_view(request))

@@ -1,0 +1,852 @@
+"""The remote provider against real SignTok, carcabot and Euler look-alikes on loopback.
+
+The fake upstreams sign for real with the native codecs, so every success is a genuine
+signature the provider had to verify, and every tampered answer is one it had to refuse.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import pytest
+import structlog
+from aiohttp import web
+
+from providers import xbogus, xgnarly, xttparams
+from providers.persona import PersonaStore, persona_from
+from providers.registry import ProviderContext, build_providers
+from providers.remote import MAX_RESPONSE_BYTES, RemoteProvider, origin
+from providers.typing import Provider, SignRequest
+from signer.app import make_app
+from signer.errors import (
+    ProviderDeclined,
+    ProviderError,
+    ProviderUnavailable,
+    SelfCheckFailed,
+    UpstreamError,
+)
+from signer.metrics import Metrics
+from signer.settings import RemoteConfig, Settings
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Awaitable, Callable
+
+    from aiohttp.test_utils import TestServer
+
+    Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+    MakeRemote = Callable[..., Awaitable[RemoteProvider]]
+
+SETTINGS = Settings(providers=("native",))
+PERSONA = persona_from(SETTINGS)
+URL = "https://www.tiktok.com/api/post/item_list/?aid=1988&count=35&secUid=MS4wLjABAAAA&cursor=0"
+KEY = "euler_k3y_ZXhhbXBsZQ"
+SIGNATURE = "_02B4Z6wo00f01fakeSignatureForTests0000000000"
+SIGNTOK_UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) SignTok/1.3"
+CARCABOT_TOKEN = "carcabot-ms-token"
+EULER_TOKEN = "euler-ms-token"
+
+
+# -- genuine signatures, as an upstream would compute them
+
+
+def sign_bogus(query: str, body: str, user_agent: str) -> str:
+    return xbogus.encode(query, body, user_agent, int(time.time()), PERSONA.canvas, PERSONA.flags)
+
+
+def sign_gnarly(query: str, body: str, user_agent: str) -> str:
+    return xgnarly.encode(
+        query,
+        body,
+        user_agent,
+        timestamp=int(time.time()),
+        canvas=PERSONA.canvas,
+        flags=PERSONA.flags,
+        page_load_us=int(time.time() * 1e6),
+        sdk_version=PERSONA.gnarly_version,
+        sdk_build=PERSONA.gnarly_build,
+        ubcode=PERSONA.flags[2],
+        requests_seen=2,
+        requests_signed=1,
+        order=xgnarly.ASCENDING_ORDER,
+    )
+
+
+def signtok_answer(url: str, *, hashed: str | None = None) -> dict[str, Any]:
+    """SignTok's answer: ``_signature`` appended, X-Bogus over the query holding it."""
+    signed = f"{url}&_signature={SIGNATURE}"
+    query = signed.split("?", 1)[1]
+    token = sign_bogus(query if hashed is None else hashed, "", SIGNTOK_UA)
+    with_bogus = f"{signed}&X-Bogus={token}"
+    return {
+        "status": "ok",
+        "data": {
+            "signature": SIGNATURE,
+            "signed_url": with_bogus,
+            "x-tt-params": xttparams.for_query(with_bogus.split("?", 1)[1]),
+            "X-Bogus": token,
+            "navigator": {
+                "deviceScaleFactor": 1,
+                "user_agent": SIGNTOK_UA,
+                "browser_language": "en-US",
+                "browser_platform": "Linux x86_64",
+                "browser_name": "Mozilla",
+                "browser_version": SIGNTOK_UA.removeprefix("Mozilla/"),
+            },
+        },
+    }
+
+
+def carcabot_answer(url: str, user_agent: str, *, gnarly_over: str | None = None) -> dict[str, Any]:
+    """The answer of carcabot 4.x: its msToken appended, X-Bogus and X-Gnarly over that query."""
+    query = f"{url.split('?', 1)[1]}&msToken={CARCABOT_TOKEN}"
+    x_bogus = sign_bogus(query, "", user_agent)
+    x_gnarly = sign_gnarly(query if gnarly_over is None else gnarly_over, "", user_agent)
+    return {
+        "status": "ok",
+        "data": {
+            "signed_url": f"{url.split('?', 1)[0]}?{query}&X-Bogus={x_bogus}&X-Gnarly={x_gnarly}",
+            "x-bogus": x_bogus,
+            "x-gnarly": x_gnarly,
+            "device-id": "7300000000000000000",
+            "navigator": {"user_agent": user_agent, "platform": "MacIntel", "os": "mac"},
+        },
+    }
+
+
+def euler_answer(url: str, user_agent: str, body: str) -> dict[str, Any]:
+    """Euler's answer: its msToken appended, both signatures, the tokens repeated."""
+    query = f"{url.split('?', 1)[1]}&msToken={EULER_TOKEN}"
+    x_bogus = sign_bogus(query, body, user_agent)
+    x_gnarly = sign_gnarly(query, body, user_agent)
+    return {
+        "code": 200,
+        "message": "ok",
+        "response": {
+            "signedUrl": f"{url.split('?', 1)[0]}?{query}&X-Bogus={x_bogus}&X-Gnarly={x_gnarly}",
+            "userAgent": user_agent,
+            "browserName": "Chrome",
+            "browserVersion": "156.0.0.0",
+            "tokens": {"msToken": EULER_TOKEN, "X-Bogus": x_bogus, "X-Gnarly": x_gnarly},
+            "requestHeaders": {},
+            "cookies": [],
+        },
+    }
+
+
+# -- the fake upstreams
+
+
+@dataclass
+class Seen:
+    """One request an upstream received."""
+
+    path: str
+    headers: dict[str, str]
+    body: str
+
+
+@dataclass
+class Upstream:
+    """A SignTok, carcabot or Euler look-alike that records what it receives."""
+
+    kind: str
+    seen: list[Seen] = field(default_factory=list)
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        """Record the request, then answer as the real server would."""
+        body = await request.text()
+        self.seen.append(Seen(request.path, dict(request.headers), body))
+        if self.kind == "signtok":
+            if not body.startswith("https://"):
+                message = "There was an error processing your request! Is your URL valid?"
+                return web.json_response({"status": "error", "data": message})
+            return web.json_response(signtok_answer(body))
+        data = await request.json()
+        if self.kind == "carcabot":
+            return web.json_response(carcabot_answer(data["url"], data["userAgent"]))
+        given = request.headers.get("X-Api-Key", "")
+        if given != KEY:
+            # Some servers echo the key they refused; it must not reach our messages.
+            message = f"Invalid API key {given!r}"
+            return web.json_response({"code": 401, "message": message}, status=401)
+        return web.json_response(euler_answer(data["url"], data["userAgent"], data["payload"]))
+
+
+def answering(payload: dict[str, Any]) -> Handler:
+    async def handle(_request: web.Request) -> web.StreamResponse:
+        return web.json_response(payload)
+
+    return handle
+
+
+async def serve(aiohttp_server: Any, handler: Handler) -> TestServer:
+    app = web.Application()
+    app.router.add_post("/{tail:.*}", handler)
+    server: TestServer = await aiohttp_server(app)
+    return server
+
+
+def signed_query(signed_url: str) -> str:
+    return signed_url.split("?", 1)[1].rpartition("&X-Bogus=")[0]
+
+
+def upstream_port(url: str) -> int:
+    port = urlsplit(url).port
+    assert port is not None
+    return port
+
+
+def md5(text: str) -> str:
+    return hashlib.md5(text.encode()).hexdigest()
+
+
+@pytest.fixture
+def metrics() -> Metrics:
+    return Metrics()
+
+
+@pytest.fixture
+async def make_remote(aiohttp_server: Any, metrics: Metrics) -> AsyncIterator[MakeRemote]:
+    """Serve a handler on loopback and start a remote provider pointed at it."""
+    started: list[RemoteProvider] = []
+    context = ProviderContext(SETTINGS, PersonaStore(PERSONA), metrics)
+
+    async def make(
+        handler: Handler,
+        fmt: str,
+        *,
+        api_key: str | None = KEY,
+        timeout_s: float = 2.0,
+        path: str = "",
+        start: bool = True,
+    ) -> RemoteProvider:
+        server = await serve(aiohttp_server, handler)
+        config = RemoteConfig(
+            url=str(server.make_url(path)), format=fmt, api_key=api_key, timeout_s=timeout_s
+        )
+        provider = RemoteProvider("up", config, context)
+        started.append(provider)
+        if start:
+            await provider.start()
+        return provider
+
+    yield make
+    for provider in started:
+        await provider.aclose()
+
+
+# -- the three formats
+
+
+async def test_is_a_provider(make_remote: MakeRemote) -> None:
+    """The remote provider satisfies the Provider protocol and says it awaits."""
+    provider = await make_remote(Upstream("signtok").handle, "signtok")
+    assert isinstance(provider, Provider)
+    assert provider.awaits is True
+
+
+async def test_signtok_posts_the_url_as_text(make_remote: MakeRemote) -> None:
+    """SignTok gets POST /signature with the URL as its text/plain body."""
+    upstream = Upstream("signtok")
+    provider = await make_remote(upstream.handle, "signtok")
+    await provider.sign(SignRequest(URL))
+    [seen] = upstream.seen
+    assert seen.path == "/signature"
+    assert seen.headers["Content-Type"].startswith("text/plain")
+    assert seen.body == URL
+
+
+async def test_signtok_signature_verifies(make_remote: MakeRemote) -> None:
+    """SignTok's X-Bogus (over the query holding _signature) is verified and passed on."""
+    provider = await make_remote(Upstream("signtok").handle, "signtok")
+    result = await provider.sign(SignRequest(URL))
+    query = signed_query(result.signed_url)
+    assert query == f"{URL.split('?', 1)[1]}&_signature={SIGNATURE}"
+    assert xbogus.verify(result.x_bogus, query, "", SIGNTOK_UA)
+    assert result.signed_url.endswith(f"&X-Bogus={result.x_bogus}")
+    assert result.x_gnarly is None
+    assert result.signature == SIGNATURE
+    assert result.x_tt_params is not None
+    assert xttparams.decrypt(result.x_tt_params).startswith(query)
+    assert result.provider == "up"
+
+
+async def test_signtok_user_agent_and_navigator_are_the_upstreams(
+    make_remote: MakeRemote,
+) -> None:
+    """The result carries the UA SignTok signed as and the navigator it reported."""
+    provider = await make_remote(Upstream("signtok").handle, "signtok")
+    result = await provider.sign(SignRequest(URL))
+    assert result.user_agent == SIGNTOK_UA
+    assert result.navigator["user_agent"] == SIGNTOK_UA
+    assert result.navigator["browser_platform"] == "Linux x86_64"
+
+
+async def test_carcabot_posts_json_with_the_personas_user_agent(make_remote: MakeRemote) -> None:
+    """The carcabot format posts JSON {url, userAgent}; without a caller UA it is the persona's."""
+    upstream = Upstream("carcabot")
+    provider = await make_remote(upstream.handle, "carcabot")
+    await provider.sign(SignRequest(URL))
+    [seen] = upstream.seen
+    assert seen.path == "/signature"
+    assert seen.headers["Content-Type"] == "application/json"
+    assert seen.body == f'{{"url":"{URL}","userAgent":"{PERSONA.user_agent}"}}'
+
+
+async def test_carcabot_signs_with_the_callers_user_agent(make_remote: MakeRemote) -> None:
+    """A caller's UA is sent to carcabot, and both signatures hash it."""
+    provider = await make_remote(Upstream("carcabot").handle, "carcabot")
+    ua = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_0) Safari/605.1.15"
+    result = await provider.sign(SignRequest(URL, user_agent=ua))
+    query = signed_query(result.signed_url)
+    assert result.user_agent == ua
+    assert xbogus.verify(result.x_bogus, query, "", ua)
+    assert result.x_gnarly is not None
+    record = xgnarly.decode(result.x_gnarly)
+    assert (record.get(3), record.get(4), record.get(5)) == (md5(query), md5(""), md5(ua))
+
+
+async def test_carcabot_ms_token_is_the_one_in_the_signed_url(make_remote: MakeRemote) -> None:
+    """The msToken reported is the last one of the signed URL (carcabot's)."""
+    provider = await make_remote(Upstream("carcabot").handle, "carcabot")
+    result = await provider.sign(SignRequest(URL))
+    assert result.ms_token == CARCABOT_TOKEN
+
+
+async def test_carcabot_navigator_is_passed_on(make_remote: MakeRemote) -> None:
+    """The navigator carcabot reports is returned as it gave it."""
+    provider = await make_remote(Upstream("carcabot").handle, "carcabot")
+    result = await provider.sign(SignRequest(URL))
+    assert result.navigator == {
+        "user_agent": PERSONA.user_agent,
+        "platform": "MacIntel",
+        "os": "mac",
+    }
+
+
+async def test_euler_posts_sign_url_with_key_method_and_payload(make_remote: MakeRemote) -> None:
+    """Euler gets POST /webcast/sign_url with X-Api-Key and {url, userAgent, method, ...}."""
+    upstream = Upstream("euler")
+    provider = await make_remote(upstream.handle, "euler")
+    await provider.sign(SignRequest(URL, method="POST", body='{"a":1}'))
+    [seen] = upstream.seen
+    assert seen.path == "/webcast/sign_url"
+    assert seen.headers["X-Api-Key"] == KEY
+    assert seen.body == (
+        f'{{"url":"{URL}","userAgent":"{PERSONA.user_agent}","method":"POST",'
+        '"type":"fetch","payload":"{\\"a\\":1}"}'
+    )
+
+
+async def test_euler_signs_a_body(make_remote: MakeRemote) -> None:
+    """Euler's signatures over a POST body verify; msToken and navigator come with them."""
+    provider = await make_remote(Upstream("euler").handle, "euler")
+    body = '{"a":1}'
+    result = await provider.sign(SignRequest(URL, method="POST", body=body))
+    query = signed_query(result.signed_url)
+    assert xbogus.verify(result.x_bogus, query, body, PERSONA.user_agent)
+    assert result.x_gnarly is not None
+    assert xgnarly.decode(result.x_gnarly).get(4) == md5(body)
+    assert result.ms_token == EULER_TOKEN
+    assert result.navigator == PERSONA.navigator(PERSONA.user_agent)
+
+
+@pytest.mark.parametrize("fmt", ["signtok", "carcabot"])
+async def test_api_key_is_sent_to_every_format(make_remote: MakeRemote, fmt: str) -> None:
+    """A configured key goes in X-Api-Key for SignTok and carcabot too."""
+    upstream = Upstream(fmt)
+    provider = await make_remote(upstream.handle, fmt)
+    await provider.sign(SignRequest(URL))
+    assert upstream.seen[0].headers["X-Api-Key"] == KEY
+
+
+async def test_no_key_header_without_a_key(make_remote: MakeRemote) -> None:
+    """Without a configured key no X-Api-Key header is sent."""
+    upstream = Upstream("signtok")
+    provider = await make_remote(upstream.handle, "signtok", api_key=None)
+    await provider.sign(SignRequest(URL))
+    assert "X-Api-Key" not in upstream.seen[0].headers
+
+
+# -- msToken and bodies
+
+
+async def test_callers_ms_token_is_sent_and_reported(make_remote: MakeRemote) -> None:
+    """A caller's msToken is appended to the URL sent, and it is the one signed."""
+    upstream = Upstream("signtok")
+    provider = await make_remote(upstream.handle, "signtok")
+    result = await provider.sign(SignRequest(URL, ms_token="caller-token"))
+    assert upstream.seen[0].body == f"{URL}&msToken=caller-token"
+    assert result.ms_token == "caller-token"
+
+
+async def test_upstream_with_its_own_ms_token_declines(make_remote: MakeRemote) -> None:
+    """When the upstream signs with another msToken than the caller's, the provider declines."""
+    provider = await make_remote(Upstream("carcabot").handle, "carcabot")
+    with pytest.raises(ProviderDeclined, match="its own msToken"):
+        await provider.sign(SignRequest(URL, ms_token="caller-token"))
+
+
+async def test_signtok_declines_a_body(make_remote: MakeRemote) -> None:
+    """SignTok hashes no body, so a request with one is declined without asking it."""
+    upstream = Upstream("signtok")
+    provider = await make_remote(upstream.handle, "signtok")
+    with pytest.raises(ProviderDeclined, match="request bodies"):
+        await provider.sign(SignRequest(URL, method="POST", body="{}"))
+    assert upstream.seen == []
+
+
+# -- answers that must not be trusted
+
+
+def _garbage_bogus(answer: dict[str, Any]) -> dict[str, Any]:
+    data = answer["data"]
+    data["signed_url"] = data["signed_url"].replace(data["X-Bogus"], "DFSzswVOgarbage")
+    data["X-Bogus"] = "DFSzswVOgarbage"
+    return answer
+
+
+@pytest.mark.parametrize(
+    ("case", "answer"),
+    [
+        ("garbage", lambda: _garbage_bogus(signtok_answer(URL))),
+        ("over another query", lambda: signtok_answer(URL, hashed="aid=1988")),
+        (
+            "over the query without _signature",
+            lambda: signtok_answer(URL, hashed=URL.split("?", 1)[1]),
+        ),
+    ],
+)
+async def test_bad_x_bogus_is_refused(
+    make_remote: MakeRemote, metrics: Metrics, case: str, answer: Callable[[], dict[str, Any]]
+) -> None:
+    """An X-Bogus that does not decode or re-encode is SelfCheckFailed, and counted."""
+    provider = await make_remote(answering(answer()), "signtok")
+    with pytest.raises(SelfCheckFailed, match=r"remote up .*X-Bogus"):
+        await provider.sign(SignRequest(URL))
+    sample = {"provider": "up"}
+    assert metrics.registry.get_sample_value("signer_self_check_failures_total", sample) == 1
+    assert provider.health().details["failures"] == 1, case
+
+
+async def test_x_bogus_field_must_match_the_signed_urls(make_remote: MakeRemote) -> None:
+    """A genuine-looking X-Bogus field that differs from the URL's is refused."""
+    answer = signtok_answer(URL)
+    answer["data"]["X-Bogus"] = signtok_answer(URL, hashed="other")["data"]["X-Bogus"]
+    provider = await make_remote(answering(answer), "signtok")
+    with pytest.raises(SelfCheckFailed, match="not the signed URL's"):
+        await provider.sign(SignRequest(URL))
+
+
+async def test_x_gnarly_over_another_query_is_refused(make_remote: MakeRemote) -> None:
+    """An X-Gnarly that hashes another query than the signed one is refused."""
+    answer = carcabot_answer(URL, PERSONA.user_agent, gnarly_over="aid=1988")
+    provider = await make_remote(answering(answer), "carcabot")
+    with pytest.raises(SelfCheckFailed, match="X-Gnarly does not hash"):
+        await provider.sign(SignRequest(URL))
+
+
+async def test_signed_url_to_another_host_is_refused(make_remote: MakeRemote) -> None:
+    """A genuinely signed URL that goes elsewhere than the requested endpoint is refused."""
+    answer = signtok_answer(URL.replace("www.tiktok.com", "evil.example"))
+    provider = await make_remote(answering(answer), "signtok")
+    with pytest.raises(SelfCheckFailed, match="scheme, host and path"):
+        await provider.sign(SignRequest(URL))
+
+
+async def test_unsigned_parameters_after_x_bogus_are_refused(make_remote: MakeRemote) -> None:
+    """Parameters appended after the signatures (not covered by them) are refused."""
+    answer = signtok_answer(URL)
+    answer["data"]["signed_url"] += "&redirect=https://evil.example"
+    provider = await make_remote(answering(answer), "signtok")
+    with pytest.raises(SelfCheckFailed, match="does not sign"):
+        await provider.sign(SignRequest(URL))
+
+
+def _tampered(change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+    answer = carcabot_answer(URL, PERSONA.user_agent)
+    change(answer["data"])
+    return answer
+
+
+def _strip_x_bogus(data: dict[str, Any]) -> None:
+    data["signed_url"] = data["signed_url"].split("&X-Bogus=")[0]
+
+
+def _other_gnarly_field(data: dict[str, Any]) -> None:
+    data["x-gnarly"] = sign_gnarly("aid=1", "", PERSONA.user_agent)
+
+
+def _garbage_gnarly(data: dict[str, Any]) -> None:
+    data["signed_url"] = data["signed_url"].replace(data.pop("x-gnarly"), "u09tbS3U")
+
+
+def _garbage_tt_params(data: dict[str, Any]) -> None:
+    data["x-tt-params"] = "bm90IGFlcw=="
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (_strip_x_bogus, "carries no X-Bogus"),
+        (_other_gnarly_field, "X-Gnarly is not the signed URL's"),
+        (_garbage_gnarly, "X-Gnarly does not decode"),
+        (_garbage_tt_params, "x-tt-params does not decrypt"),
+    ],
+    ids=["no X-Bogus", "X-Gnarly field differs", "X-Gnarly garbage", "x-tt-params garbage"],
+)
+async def test_other_untrustworthy_answers_are_refused(
+    make_remote: MakeRemote, change: Callable[[dict[str, Any]], None], reason: str
+) -> None:
+    """A missing X-Bogus, a mismatched or undecodable X-Gnarly, bad x-tt-params: refused."""
+    provider = await make_remote(answering(_tampered(change)), "carcabot")
+    with pytest.raises(SelfCheckFailed, match=reason):
+        await provider.sign(SignRequest(URL))
+
+
+async def test_url_without_query_signs_with_x_bogus_first(make_remote: MakeRemote) -> None:
+    """A URL with no query comes back as ``?X-Bogus=...``, signed over the empty query."""
+    bare = "https://www.tiktok.com/api/recommend/"
+    token = sign_bogus("", "", SIGNTOK_UA)
+    answer = {"status": "ok", "data": {"signed_url": f"{bare}?X-Bogus={token}"}}
+    provider = await make_remote(answering(answer), "signtok")
+    result = await provider.sign(SignRequest(bare, user_agent=SIGNTOK_UA))
+    assert (result.x_bogus, result.ms_token) == (token, "")
+    assert result.navigator == PERSONA.navigator(SIGNTOK_UA)
+
+
+# -- failures of the exchange
+
+
+async def test_hanging_upstream_times_out(make_remote: MakeRemote) -> None:
+    """An upstream that does not answer within timeout_s fails fast and says so."""
+
+    async def hang(_request: web.Request) -> web.StreamResponse:
+        await asyncio.sleep(30)
+        return web.Response()
+
+    provider = await make_remote(hang, "signtok", timeout_s=0.2)
+    started = time.monotonic()
+    with pytest.raises(ProviderUnavailable, match=r"remote up .*no answer within 0\.2 s"):
+        await provider.sign(SignRequest(URL))
+    assert time.monotonic() - started < 1.0
+
+
+async def test_unreachable_upstream_is_unavailable(unused_tcp_port: int, metrics: Metrics) -> None:
+    """A refused connection is ProviderUnavailable naming the remote's origin."""
+    port = unused_tcp_port
+    config = RemoteConfig(url=f"http://127.0.0.1:{port}", format="signtok")
+    provider = RemoteProvider(
+        "down", config, ProviderContext(SETTINGS, PersonaStore(PERSONA), metrics)
+    )
+    await provider.start()
+    try:
+        with pytest.raises(ProviderUnavailable, match=f"remote down \\(http://127.0.0.1:{port}\\)"):
+            await provider.sign(SignRequest(URL))
+    finally:
+        await provider.aclose()
+
+
+async def test_http_500_carries_the_upstreams_message(make_remote: MakeRemote) -> None:
+    """An HTTP 500 is an UpstreamError quoting the upstream's text."""
+
+    async def broken(_request: web.Request) -> web.StreamResponse:
+        return web.Response(status=500, text="Internal Server Error: browser crashed")
+
+    provider = await make_remote(broken, "carcabot")
+    with pytest.raises(UpstreamError, match="HTTP 500: Internal Server Error: browser crashed"):
+        await provider.sign(SignRequest(URL))
+
+
+async def test_non_json_answer_is_an_upstream_error(make_remote: MakeRemote) -> None:
+    """An HTTP 200 that is not JSON is an UpstreamError saying so."""
+
+    async def html(_request: web.Request) -> web.StreamResponse:
+        return web.Response(text="<html>login</html>", content_type="text/html")
+
+    provider = await make_remote(html, "signtok")
+    with pytest.raises(UpstreamError, match="not JSON: <html>login</html>"):
+        await provider.sign(SignRequest(URL))
+
+
+async def test_signtok_error_body_is_an_upstream_error(make_remote: MakeRemote) -> None:
+    """SignTok's HTTP 200 {"status": "error"} answer surfaces with its message."""
+    upstream = Upstream("signtok")
+    provider = await make_remote(upstream.handle, "signtok")
+    with pytest.raises(UpstreamError, match="answered an error: There was an error processing"):
+        await provider.sign(SignRequest("http://www.tiktok.com/api/post/item_list/?aid=1988"))
+
+
+async def test_answer_without_signed_url_is_an_upstream_error(make_remote: MakeRemote) -> None:
+    """An 'ok' answer of the wrong shape is an UpstreamError naming what is missing."""
+    provider = await make_remote(answering({"status": "ok", "data": {}}), "carcabot")
+    with pytest.raises(UpstreamError, match="no 'signed_url'"):
+        await provider.sign(SignRequest(URL))
+
+
+@pytest.mark.parametrize(
+    ("fmt", "payload", "reason"),
+    [
+        ("signtok", [], "not a JSON object"),
+        ("signtok", {"data": {}}, 'not a {"status": "ok"'),
+        ("signtok", {"status": "ok", "data": "x"}, "no 'data' object"),
+        ("signtok", {"status": "ok", "data": {"signed_url": 1}}, "'signed_url' is not a string"),
+        ("carcabot", {"status": "ok", "data": {"signed_url": URL, "navigator": []}}, "navigator"),
+        ("euler", "ok", "not a JSON object"),
+        ("euler", {"code": 429, "message": "slow down"}, "answered code 429: slow down"),
+        ("euler", {"code": 200}, "no 'response' object"),
+        ("euler", {"code": 200, "response": {}}, "no 'signedUrl'"),
+        ("euler", {"code": 200, "response": {"signedUrl": URL, "tokens": 1}}, "'tokens'"),
+    ],
+)
+async def test_answer_of_the_wrong_shape_is_an_upstream_error(
+    make_remote: MakeRemote, fmt: str, payload: Any, reason: str
+) -> None:
+    """An HTTP 200 JSON answer that is not the format's envelope names what is wrong."""
+
+    async def handle(_request: web.Request) -> web.StreamResponse:
+        return web.json_response(payload)
+
+    provider = await make_remote(handle, fmt)
+    with pytest.raises(UpstreamError, match=re.escape(reason)):
+        await provider.sign(SignRequest(URL))
+
+
+async def test_a_peer_signers_error_message_is_quoted(make_remote: MakeRemote) -> None:
+    """Another tiktok-signer's error JSON ({"error": {"message"}}) surfaces with its message."""
+    error = {"status": "error", "error": {"code": "invalid_url", "message": "bad URL"}}
+
+    async def handle(_request: web.Request) -> web.StreamResponse:
+        return web.json_response(error, status=400)
+
+    provider = await make_remote(handle, "carcabot")
+    with pytest.raises(UpstreamError, match="HTTP 400: bad URL"):
+        await provider.sign(SignRequest(URL))
+
+
+@pytest.mark.parametrize("declared", [True, False], ids=["content-length", "streamed"])
+async def test_oversized_answer_is_refused(make_remote: MakeRemote, declared: bool) -> None:
+    """An answer past the size limit is refused, declared or streamed."""
+
+    async def huge(request: web.Request) -> web.StreamResponse:
+        chunk = b" " * 65536
+        response = web.StreamResponse()
+        if declared:
+            response.content_length = MAX_RESPONSE_BYTES + len(chunk)
+        await response.prepare(request)
+        for _ in range(MAX_RESPONSE_BYTES // len(chunk) + 1):
+            await response.write(chunk)
+        return response
+
+    provider = await make_remote(huge, "signtok")
+    with pytest.raises(UpstreamError, match="more than 256 KiB"):
+        await provider.sign(SignRequest(URL))
+
+
+async def test_redirect_to_another_host_is_not_followed(
+    make_remote: MakeRemote, aiohttp_server: Any
+) -> None:
+    """A 307 to another host is refused; the other host never sees the key."""
+    elsewhere = Upstream("signtok")
+    other = await serve(aiohttp_server, elsewhere.handle)
+
+    async def redirect(_request: web.Request) -> web.StreamResponse:
+        raise web.HTTPTemporaryRedirect(f"http://localhost:{other.port}/signature")
+
+    provider = await make_remote(redirect, "signtok")
+    with pytest.raises(UpstreamError, match=r"redirected to another host \(localhost\)"):
+        await provider.sign(SignRequest(URL))
+    assert elsewhere.seen == []
+
+
+@pytest.mark.parametrize(
+    ("status", "location", "reason"),
+    [
+        (302, "/v2/signature", "HTTP 302 (redirect not followed)"),
+        (307, "/signature", "redirected more than 3 times"),
+    ],
+    ids=["302", "loop"],
+)
+async def test_other_redirects_are_not_followed(
+    make_remote: MakeRemote, status: int, location: str, reason: str
+) -> None:
+    """Redirects that would change the method, and redirect loops, end in an error."""
+
+    async def redirect(_request: web.Request) -> web.StreamResponse:
+        return web.Response(status=status, headers={"Location": location})
+
+    provider = await make_remote(redirect, "signtok")
+    with pytest.raises(UpstreamError, match=re.escape(reason)):
+        await provider.sign(SignRequest(URL))
+
+
+async def test_redirect_within_the_host_is_followed(make_remote: MakeRemote) -> None:
+    """A 307 to another path of the same host is followed with the same body and key."""
+    upstream = Upstream("signtok")
+
+    async def moved(request: web.Request) -> web.StreamResponse:
+        if request.path == "/signature":
+            raise web.HTTPTemporaryRedirect("/v2/signature")
+        return await upstream.handle(request)
+
+    provider = await make_remote(moved, "signtok")
+    result = await provider.sign(SignRequest(URL))
+    assert result.signature == SIGNATURE
+    [seen] = upstream.seen
+    assert (seen.path, seen.body, seen.headers["X-Api-Key"]) == ("/v2/signature", URL, KEY)
+
+
+# -- the API key stays secret
+
+
+async def test_wrong_euler_key_is_401_without_the_key(make_remote: MakeRemote) -> None:
+    """A refused key surfaces as HTTP 401, with the echoed key blanked out."""
+    wrong = "wrong_k3y_c2VjcmV0"
+    provider = await make_remote(Upstream("euler").handle, "euler", api_key=wrong)
+    with pytest.raises(UpstreamError) as caught:
+        await provider.sign(SignRequest(URL))
+    message = caught.value.message
+    assert "HTTP 401: Invalid API key '***'" in message
+    assert wrong not in message
+    assert wrong not in str(provider.health())
+
+
+@pytest.mark.parametrize("padding", [0, 230, 240, 5000])
+async def test_no_part_of_an_echoed_key_survives(make_remote: MakeRemote, padding: int) -> None:
+    """However long the upstream's message, neither the key nor a piece of it is quoted."""
+
+    async def echo(request: web.Request) -> web.StreamResponse:
+        text = "x" * padding + request.headers["X-Api-Key"] + "\n trailer"
+        return web.json_response({"code": 403, "message": text}, status=403)
+
+    provider = await make_remote(echo, "euler")
+    with pytest.raises(UpstreamError) as caught:
+        await provider.sign(SignRequest(URL))
+    message = caught.value.message
+    assert message.startswith("remote up (http://127.0.0.1:")
+    assert len(message) <= 303
+    assert KEY[:6] not in message
+    assert "\n" not in message
+
+
+async def test_api_key_never_reaches_the_logs(make_remote: MakeRemote) -> None:
+    """Neither a success nor a refused key logs the key."""
+    wrong = "wrong_k3y_c2VjcmV0"
+    with structlog.testing.capture_logs() as logs:
+        good = await make_remote(Upstream("euler").handle, "euler")
+        await good.sign(SignRequest(URL))
+        bad = await make_remote(Upstream("euler").handle, "euler", api_key=wrong)
+        with pytest.raises(UpstreamError):
+            await bad.sign(SignRequest(URL))
+    assert [entry["event"] for entry in logs] == ["remote_ready", "remote_ready", "remote_failed"]
+    assert "HTTP 401" in logs[-1]["reason"]
+    assert KEY not in repr(logs)
+    assert wrong not in repr(logs)
+
+
+# -- lifecycle and health
+
+
+async def test_sign_before_start_is_unavailable(make_remote: MakeRemote) -> None:
+    """Signing before start() is ProviderUnavailable, not a crash."""
+    provider = await make_remote(Upstream("signtok").handle, "signtok", start=False)
+    with pytest.raises(ProviderUnavailable, match="not started"):
+        await provider.sign(SignRequest(URL))
+
+
+async def test_health_follows_the_lifecycle(make_remote: MakeRemote) -> None:
+    """Stopped before start, ready after it, stopped again after aclose."""
+    provider = await make_remote(Upstream("signtok").handle, "signtok", start=False)
+    assert provider.health().state == "stopped"
+    await provider.start()
+    assert provider.health().state == "ready"
+    await provider.aclose()
+    assert provider.health().state == "stopped"
+
+
+async def test_health_counts_and_shows_only_the_origin(make_remote: MakeRemote) -> None:
+    """Details: format, the URL without its path, requests and failures; the last error."""
+    upstream = Upstream("signtok")
+    provider = await make_remote(upstream.handle, "signtok", path="/private-prefix-x1")
+    await provider.sign(SignRequest(URL))
+    with pytest.raises(ProviderError):
+        await provider.sign(SignRequest("http://www.tiktok.com/api/?a=1"))
+    health = provider.health()
+    assert upstream.seen[0].path == "/private-prefix-x1/signature"
+    port = upstream_port(health.details["url"])
+    assert health.details == {
+        "format": "signtok",
+        "url": f"http://127.0.0.1:{port}",
+        "requests": 2,
+        "failures": 1,
+    }
+    assert "private" not in str(health)
+    assert health.last_error is not None
+    assert "answered an error" in health.last_error
+
+
+# -- several remotes
+
+
+async def test_two_remotes_from_the_registry_both_sign(aiohttp_server: Any) -> None:
+    """Two remotes configured by name are built, started and sign each through its upstream."""
+    signtok = await serve(aiohttp_server, Upstream("signtok").handle)
+    carcabot = await serve(aiohttp_server, Upstream("carcabot").handle)
+    settings = Settings(
+        providers=("up1", "up2", "native"),
+        remotes={
+            "up1": RemoteConfig(url=str(signtok.make_url("")), format="signtok"),
+            "up2": RemoteConfig(url=str(carcabot.make_url("")), format="carcabot", api_key=KEY),
+        },
+    )
+    providers = build_providers(settings, Metrics())
+    assert [provider.name for provider in providers] == ["up1", "up2", "native"]
+    for provider in providers:
+        await provider.start()
+    try:
+        first = await providers[0].sign(SignRequest(URL))
+        second = await providers[1].sign(SignRequest(URL))
+    finally:
+        for provider in providers:
+            await provider.aclose()
+    assert (first.provider, first.signature) == ("up1", SIGNATURE)
+    assert (second.provider, second.ms_token) == ("up2", CARCABOT_TOKEN)
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://user:pw@signer.example:8443/k3y/path", "https://signer.example:8443"),
+        ("http://[::1]:9000/x", "http://[::1]:9000"),
+        ("https://signer.example", "https://signer.example"),
+    ],
+)
+def test_origin_shows_no_path_or_userinfo(url: str, shown: str) -> None:
+    """What health and messages show of a remote's URL: scheme, host and port only."""
+    assert origin(url) == shown
+
+
+@pytest.mark.parametrize("fmt", ["signtok", "carcabot"])
+async def test_our_own_service_is_a_usable_upstream(
+    aiohttp_server: Any, metrics: Metrics, fmt: str
+) -> None:
+    """A peer tiktok-signer (native provider) answers in a format the remote accepts."""
+    peer = await aiohttp_server(make_app(SETTINGS))
+    config = RemoteConfig(url=str(peer.make_url("")), format=fmt)
+    provider = RemoteProvider(
+        "peer", config, ProviderContext(SETTINGS, PersonaStore(PERSONA), metrics)
+    )
+    await provider.start()
+    try:
+        result = await provider.sign(SignRequest(URL, ms_token="peer-token"))
+    finally:
+        await provider.aclose()
+    assert result.ms_token == "peer-token"
+    assert result.x_gnarly is not None
+    assert result.navigator == PERSONA.navigator(PERSONA.user_agent)

@@ -1,0 +1,246 @@
+"""The chain: fallback, timeouts, self-check, circuit breakers and the signature cache."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+import structlog
+
+from providers.fake import Behaviour, FakeProvider
+from providers.persona import persona_from
+from providers.typing import SignRequest
+from signer.cache import SignatureCache
+from signer.chain import Chain
+from signer.errors import AllProvidersFailed, UnknownProvider
+from signer.metrics import Metrics
+from signer.settings import Settings
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+PERSONA = persona_from(Settings())
+REQUEST = SignRequest(url="https://www.tiktok.com/api/post/item_list/?aid=1988")
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        """The current fake time."""
+        return self.now
+
+
+def fakes(*behaviours: Behaviour) -> list[FakeProvider]:
+    return [FakeProvider(f"p{i}", PERSONA, b) for i, b in enumerate(behaviours)]
+
+
+def chain(
+    providers: Sequence[FakeProvider],
+    *,
+    clock: Clock | None = None,
+    cache: SignatureCache | None = None,
+    failures: int = 3,
+) -> tuple[Chain, Metrics]:
+    metrics = Metrics()
+    built = Chain(
+        providers,
+        metrics,
+        timeout_s=0.05,
+        breaker_failures=failures,
+        breaker_cooldown_s=30,
+        cache=cache,
+        clock=clock or Clock(),
+    )
+    return built, metrics
+
+
+def sample(metrics: Metrics, name: str, **labels: str) -> float:
+    value = metrics.registry.get_sample_value(name, labels)
+    return 0.0 if value is None else value
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "code"),
+    [
+        ("fail", "provider_error"),
+        ("hang", "timeout"),
+        ("crash", "crash"),
+        ("garbage", "self_check_failed"),
+        ("decline", "declined"),
+    ],
+)
+async def test_each_fault_falls_through_to_the_next(behaviour: Behaviour, code: str) -> None:
+    """A failing first provider: the second signs; the attempt and the metric say why."""
+    built, metrics = chain(fakes(behaviour, "ok"))
+    signed = await built.sign(REQUEST)
+    assert signed.result.provider == "p1"
+    first = signed.attempts[0]
+    assert (first.provider, first.ok, first.code) == ("p0", False, code)
+    assert first.cause
+    assert sample(metrics, "signer_provider_failures_total", provider="p0", reason=code) == 1
+    assert sample(metrics, "signer_sign_attempts_total", provider="p1", outcome="ok") == 1
+
+
+async def test_garbage_is_logged_as_a_self_check_failure() -> None:
+    """A provider returning a token that does not decode is caught and logged."""
+    built, metrics = chain(fakes("garbage", "ok"))
+    with structlog.testing.capture_logs() as logs:
+        await built.sign(REQUEST)
+    event = next(e for e in logs if e["event"] == "self_check_failed")
+    assert event["provider"] == "p0"
+    assert sample(metrics, "signer_self_check_failures_total", provider="p0") == 1
+
+
+async def test_slow_provider_within_the_timeout_still_signs() -> None:
+    """Slow is not failed: a provider answering inside the timeout is used."""
+    slow = FakeProvider("slow", PERSONA, "ok", delay_s=0.02)
+    built, _ = chain([slow, *fakes("ok")])
+    signed = await built.sign(REQUEST)
+    assert signed.result.provider == "slow"
+    assert signed.attempts[0].seconds >= 0.02
+
+
+async def test_all_failing_lists_every_cause() -> None:
+    """When nothing signs, the error carries each provider's code and message."""
+    built, _ = chain(fakes("fail", "hang", "garbage"))
+    with pytest.raises(AllProvidersFailed) as caught:
+        await built.sign(REQUEST)
+    causes = caught.value.details["causes"]
+    assert [(c["provider"], c["code"]) for c in causes] == [
+        ("p0", "provider_error"),
+        ("p1", "timeout"),
+        ("p2", "self_check_failed"),
+    ]
+
+
+async def test_breaker_opens_after_consecutive_failures_and_rejects_fast() -> None:
+    """After 3 failures the provider is no longer called until the cool-down."""
+    providers = fakes("fail", "ok")
+    built, metrics = chain(providers)
+    for _ in range(3):
+        await built.sign(REQUEST)
+    assert built.entry("p0").breaker.state == "open"
+    signed = await built.sign(REQUEST)
+    assert providers[0].calls == 3
+    assert signed.attempts[0].code == "circuit_open"
+    assert (
+        sample(metrics, "signer_provider_failures_total", provider="p0", reason="circuit_open") == 1
+    )
+
+
+async def test_breaker_half_opens_after_cooldown_and_closes_on_success() -> None:
+    """After the cool-down one trial goes through; its success closes the breaker."""
+    clock = Clock()
+    providers = fakes("fail", "ok")
+    built, _ = chain(providers, clock=clock)
+    for _ in range(3):
+        await built.sign(REQUEST)
+    providers[0].behaviour = "ok"
+    clock.now += 29
+    assert (await built.sign(REQUEST)).result.provider == "p1"
+    clock.now += 2
+    assert (await built.sign(REQUEST)).result.provider == "p0"
+    assert built.entry("p0").breaker.state == "closed"
+
+
+async def test_failed_trial_reopens_the_breaker() -> None:
+    """A failing half-open trial opens the breaker again for a full cool-down."""
+    clock = Clock()
+    providers = fakes("fail", "ok")
+    built, _ = chain(providers, clock=clock)
+    for _ in range(3):
+        await built.sign(REQUEST)
+    clock.now += 31
+    await built.sign(REQUEST)
+    assert providers[0].calls == 4
+    assert built.entry("p0").breaker.state == "open"
+    await built.sign(REQUEST)
+    assert providers[0].calls == 4
+
+
+async def test_declines_do_not_open_the_breaker() -> None:
+    """A provider that declines many requests is not treated as broken."""
+    built, _ = chain(fakes("decline", "ok"))
+    for _ in range(10):
+        await built.sign(REQUEST)
+    assert built.entry("p0").breaker.state == "closed"
+
+
+async def test_naming_a_provider_bypasses_breaker_and_switch() -> None:
+    """A probe naming a provider reaches it even with its breaker open."""
+    providers = fakes("fail", "ok")
+    built, _ = chain(providers)
+    for _ in range(3):
+        await built.sign(REQUEST)
+    providers[0].behaviour = "ok"
+    assert (await built.sign(REQUEST, "p0")).result.provider == "p0"
+    with pytest.raises(UnknownProvider):
+        await built.sign(REQUEST, "nope")
+
+
+async def test_reorder_and_disable() -> None:
+    """Operators change the order and switch providers off."""
+    built, _ = chain(fakes("ok", "ok", "ok"))
+    built.reorder(["p2"], disabled=["p0"])
+    assert built.names == ["p2", "p0", "p1"]
+    assert (await built.sign(REQUEST)).result.provider == "p2"
+    built.reorder(["p0", "p1", "p2"], disabled=["p0", "p2"])
+    assert (await built.sign(REQUEST)).result.provider == "p1"
+
+
+async def test_cache_serves_within_ttl_and_never_after() -> None:
+    """A cached signature is reused inside the TTL and never once it has expired."""
+    clock = Clock()
+    providers = fakes("ok")
+    cache = SignatureCache(ttl_s=5, max_entries=10, clock=clock)
+    built, metrics = chain(providers, cache=cache)
+    first = await built.sign(REQUEST)
+    clock.now += 4.9
+    second = await built.sign(REQUEST)
+    assert second.cached
+    assert second.result is first.result
+    assert providers[0].calls == 1
+    clock.now += 0.2
+    third = await built.sign(REQUEST)
+    assert not third.cached
+    assert providers[0].calls == 2
+    assert sample(metrics, "signer_cache_lookups_total", result="hit") == 1
+    assert sample(metrics, "signer_cache_lookups_total", result="miss") == 2
+
+
+async def test_cache_key_covers_method_body_ua_and_token() -> None:
+    """Different bodies, UAs or tokens are different signatures."""
+    providers = fakes("ok")
+    built, _ = chain(providers, cache=SignatureCache(ttl_s=60, max_entries=10))
+    for request in (
+        REQUEST,
+        SignRequest(url=REQUEST.url, method="POST", body="{}"),
+        SignRequest(url=REQUEST.url, user_agent="Mozilla/5.0 other"),
+        SignRequest(url=REQUEST.url, ms_token="t"),
+    ):
+        assert not (await built.sign(request)).cached
+    assert providers[0].calls == 4
+
+
+def test_cache_is_bounded() -> None:
+    """Past max_entries the oldest signatures are dropped."""
+    cache = SignatureCache(ttl_s=60, max_entries=3)
+    result = object()
+    for index in range(5):
+        cache.put((str(index), "GET", "", None, None), result)  # type: ignore[arg-type]
+    assert len(cache) == 3
+    assert cache.get(("0", "GET", "", None, None)) is None
+    assert cache.get(("4", "GET", "", None, None)) is result
+
+
+async def test_cache_off_by_default() -> None:
+    """Without a TTL nothing is cached."""
+    providers = fakes("ok")
+    built, _ = chain(providers)
+    await built.sign(REQUEST)
+    await built.sign(REQUEST)
+    assert providers[0].calls == 2
