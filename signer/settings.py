@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -57,6 +58,15 @@ def _json_object(value: object) -> object:
     return value
 
 
+def _absolute_http_url(value: str) -> str:
+    """An absolute http(s) URL, without a trailing slash."""
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ValueError("must be an absolute http(s) URL")
+    return value.rstrip("/")
+
+
+HttpUrl = Annotated[str, AfterValidator(_absolute_http_url)]
 CommaList = Annotated[tuple[str, ...], BeforeValidator(_split_commas)]
 CommaInts = Annotated[tuple[int, ...], BeforeValidator(_split_commas)]
 
@@ -66,18 +76,11 @@ class RemoteConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    url: str
+    url: HttpUrl
     format: Literal["signtok", "carcabot", "euler"]
     api_key: SecretStr | None = None
     timeout_s: float = Field(5.0, gt=0, le=120)
 
-    @field_validator("url")
-    @classmethod
-    def _absolute_http_url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in {"http", "https"} or not parts.hostname:
-            raise ValueError("must be an absolute http(s) URL")
-        return value.rstrip("/")
 
 
 class Settings(BaseModel):
@@ -114,8 +117,8 @@ class Settings(BaseModel):
     # -- what may be signed
     providers: CommaList = ("browser", "native")
     allowed_hosts: CommaList = ("tiktok.com", "tiktokv.com", "tiktokw.us", "tiktokv.us")
-    tiktok_www_url: str = "https://www.tiktok.com"
-    tiktok_webcast_url: str = "https://webcast.tiktok.com"
+    tiktok_www_url: HttpUrl = "https://www.tiktok.com"
+    tiktok_webcast_url: HttpUrl = "https://webcast.tiktok.com"
 
     # -- persona: the browser every signature claims to be (shared by all providers)
     user_agent: str = DEFAULT_USER_AGENT
@@ -172,14 +175,6 @@ class Settings(BaseModel):
     @classmethod
     def _hosts_lowercase(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(host.lower().lstrip(".") for host in value)
-
-    @field_validator("tiktok_www_url", "tiktok_webcast_url")
-    @classmethod
-    def _absolute_http_url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in {"http", "https"} or not parts.hostname:
-            raise ValueError("must be an absolute http(s) URL")
-        return value.rstrip("/")
 
     @field_validator("sdk_flags")
     @classmethod
