@@ -17,6 +17,7 @@ from signer.app import make_app
 from signer.app_keys import CHAIN, PARSER
 from signer.inputs import read_body
 from signer.logs import configure_logging
+from signer.middleware import LOG_FIELDS
 from signer.routes import render_signed
 from signer.settings import Settings
 
@@ -37,7 +38,10 @@ def main() -> None:
         request_parser = request.app[PARSER]
         body = await read_body(request, request_parser.max_body)
         sign_request = request_parser.signature_body(body, request.content_type)
-        return render_signed(native.sign_now(sign_request), started)
+        result = native.sign_now(sign_request)
+        # The request's log line names the provider, as any signing route would.
+        request[LOG_FIELDS] = {"provider": result.provider}
+        return render_signed(result, started)
 
     app.router.add_post("/signature-direct", direct)
     web.run_app(app, host="127.0.0.1", port=args.port, access_log=None, print=None)

@@ -196,7 +196,6 @@ class Chain:
             if entry.breaker.failures:
                 entry.breaker.success()
             self._metrics.observe_sign(name, seconds)
-            self._metrics.attempt(name, "ok")
             return result, Attempt(name, ok=True, seconds=seconds)
         self._breaker_failure(entry)
         return None, self._failed(name, started, code, cause)
@@ -214,6 +213,5 @@ class Chain:
 
     def _failed(self, name: str, started: float, code: str, cause: str) -> Attempt:
         self._metrics.provider_failed(name, code)
-        self._metrics.attempt(name, code)
         seconds = time.perf_counter() - started if started else 0.0
         return Attempt(name, ok=False, seconds=seconds, cause=cause, code=code)

@@ -48,6 +48,8 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=reg,
         )
+        # Sign attempts: the successes are this histogram's count, the failures
+        # signer_provider_failures_total by reason.
         self.sign_seconds = Histogram(
             "signer_sign_duration_seconds",
             "Time a provider took for one successful signature.",
@@ -68,12 +70,6 @@ class Metrics:
             ["provider", "state"],
             registry=reg,
             multiprocess_mode="liveall",
-        )
-        self.attempts = Counter(
-            "signer_sign_attempts",
-            "Sign attempts by provider and outcome (ok, or the failure's code).",
-            ["provider", "outcome"],
-            registry=reg,
         )
         self.cache_lookups = Counter(
             "signer_cache_lookups",
@@ -141,7 +137,6 @@ class Metrics:
         )
         self._request_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
         self._sign_children: dict[str, Histogram] = {}
-        self._attempt_children: dict[tuple[str, str], Counter] = {}
 
     def exposition(self) -> bytes:
         """The text format of every metric (summed over the workers when there are several)."""
@@ -174,14 +169,6 @@ class Metrics:
     def provider_failed(self, provider: str, reason: str) -> None:
         """Count one failed attempt (reason: the error code, e.g. ``timeout``)."""
         self.provider_failures.labels(provider, reason).inc()
-
-    def attempt(self, provider: str, outcome: str) -> None:
-        """Count one sign attempt by its outcome."""
-        key = (provider, outcome)
-        child = self._attempt_children.get(key)
-        if child is None:
-            child = self._attempt_children[key] = self.attempts.labels(provider, outcome)
-        child.inc()
 
     def cache_lookup(self, *, hit: bool) -> None:
         """Count one cache lookup."""
