@@ -82,7 +82,6 @@ class RemoteConfig(BaseModel):
     timeout_s: float = Field(5.0, gt=0, le=120)
 
 
-
 class Settings(BaseModel):
     """Every setting of the service; the README's table lists them with their env names."""
 
