@@ -76,6 +76,7 @@ INIT_SDK_JS = """() => {
   return null;
 }"""
 READY_JS = "() => Boolean(window.byted_acrawler && window.__signer)"
+PROBE_PATH = "/api/signer/probe/?aid=1988"
 LIVE_BLOCKED = frozenset({"image", "media", "font", "stylesheet"})
 LAUNCH_ARGS = (
     "--disable-gpu",
@@ -102,6 +103,10 @@ LAUNCH_ARGS = (
 DRIVER_NODE_OPTIONS = "--max-semi-space-size=1 --max-old-space-size=64"
 
 
+class PageUnusable(PlaywrightError):
+    """Raised when a new page loads but its SDK does not sign; handled like a page error."""
+
+
 @dataclass(frozen=True, slots=True)
 class BrowserConfig:
     """Everything the pool needs, taken from the settings (tests build it directly)."""
@@ -121,6 +126,9 @@ class BrowserConfig:
     init_scripts: tuple[str, ...] = ()
     #: Use the persona's user agent (off: Chromium's own, as in the SDK vector runs).
     persona_user_agent: bool = True
+    #: Sign one probe request on every new page before it serves (off in the vector
+    #: tests, where the SDK's request counter must start at the first real request).
+    probe_on_open: bool = True
 
     @classmethod
     def from_settings(cls, settings: Settings) -> BrowserConfig:
@@ -378,6 +386,7 @@ class BrowserProvider:
         finally:
             slot.idle.set()
         slot.signatures += len(jobs)
+        self.stats.signatures += len(jobs)
         for job, signed in zip(jobs, urls, strict=True):
             if job.future.done():
                 continue
@@ -397,7 +406,6 @@ class BrowserProvider:
         signed_query = head.partition("?")[2]
         user_agent = job.user_agent or self._persona.user_agent
         self._check(slot, signed_query, job.body, user_agent, x_bogus, x_gnarly)
-        self.stats.signatures += 1
         return SignResult(
             signed_url=signed,
             x_bogus=x_bogus,
@@ -554,11 +562,30 @@ class BrowserProvider:
             if self.config.sdk_source == "file":
                 await page.evaluate(INIT_SDK_JS)
             token = await page.evaluate("() => localStorage.getItem('xmst') || ''")
+            slot = Slot(page=page, created_at=time.monotonic(), token=token)
+            if self.config.probe_on_open:
+                await self._probe(slot)
         except BaseException:
             with contextlib.suppress(PlaywrightError):
                 await page.close()
             raise
-        return Slot(page=page, created_at=time.monotonic(), token=token)
+        return slot
+
+    async def _probe(self, slot: Slot) -> None:
+        """Sign one request on a new page before it serves: it must sign, and check out.
+
+        This also records the page's SDK version and publishes its flags and canvas to
+        the native provider before the first real request.
+        """
+        probe = f"{self.config.origin}{PROBE_PATH}"
+        (signed,) = await slot.page.evaluate(
+            "(jobs) => window.__signer.sign(jobs)", [[probe, "GET", "", None]]
+        )
+        future: asyncio.Future[SignResult] = asyncio.get_running_loop().create_future()
+        try:
+            self._result(slot, Job(probe, "GET", "", None, None, future), signed)
+        except (ProviderDeclined, SelfCheckFailed) as exc:
+            raise PageUnusable(f"a new page failed its probe signature: {exc.message}") from exc
 
     async def _ensure_browser(self) -> BrowserContext:
         """The live browser context; relaunched (once, under a lock) when it died."""

@@ -104,7 +104,7 @@ class Metrics:
         )
         self.browser_pages = Gauge(
             "signer_browser_pages",
-            "Browser pool pages by state (ready, busy).",
+            "Browser pool pages: total (the pool size), ready and busy.",
             ["state"],
             registry=reg,
             multiprocess_mode="livesum",
@@ -197,6 +197,7 @@ class Metrics:
                 )
             details = health.details
             if "pages_ready" in details:
+                self.browser_pages.labels("total").set(details["pages"])
                 self.browser_pages.labels("ready").set(details["pages_ready"])
                 self.browser_pages.labels("busy").set(details["pages_busy"])
                 self.browser_queue.set(details["queue"])

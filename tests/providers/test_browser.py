@@ -115,6 +115,7 @@ async def test_reproduces_sdk_vectors_with_pinned_clock(version: str) -> None:
             pages=1,
             stealth=False,
             persona_user_agent=not headless,
+            probe_on_open=False,
             init_scripts=(pin_script(1750000000000, 12345),),
         )
         provider = await started(cfg, vector_persona(user_agent))
@@ -186,10 +187,12 @@ async def test_publishes_observed_flags_to_the_shared_persona() -> None:
     store = PersonaStore(stale)
     provider = BrowserProvider(config(pages=1), store)
     await provider.start()
+    published_at_start = store.current
     try:
         result = await provider.sign(SignRequest(url=f"{TIKTOK_ORIGIN}/api/x/?aid=1988"))
     finally:
         await provider.aclose()
+    assert published_at_start == store.current  # the start-up probe already published it
     decoded = xbogus.decode(result.x_bogus)
     assert (store.current.flags, store.current.canvas) == (decoded.flags, decoded.canvas)
     assert store.current.flags != (1, 2, 3)
@@ -223,8 +226,7 @@ async def test_idle_pool_heals_after_chromium_is_killed(pool: BrowserProvider) -
 
 
 async def test_health_reports_pool_and_sdk_version(pool: BrowserProvider) -> None:
-    """Health shows the pages, the browser pid and the SDK version seen in X-Gnarly."""
-    await pool.sign(SignRequest(url=f"{TIKTOK_ORIGIN}/api/x/?aid=1"))
+    """Before any request, health shows the pages, the pid and the SDK version probed."""
     health = pool.health()
     assert health.state == "ready"
     assert health.details["pages"] == health.details["pages_ready"] == 2

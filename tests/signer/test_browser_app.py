@@ -52,6 +52,7 @@ async def test_health_and_metrics_show_the_pool(client: Client) -> None:
     assert browser["pages_ready"] == 2
     text = await (await client.get("/metrics")).text()
     assert 'signer_browser_pages{state="ready"} 2.0' in text
+    assert 'signer_browser_pages{state="total"} 2.0' in text
     assert "signer_browser_queue_depth 0.0" in text
 
 
