@@ -36,7 +36,7 @@ from playwright.async_api import async_playwright
 from providers import sdk, xbogus
 from providers.selfcheck import verify_signatures
 from providers.typing import ProviderHealth, ProviderState, SignRequest, SignResult
-from providers.urls import browser_query, last_param, split_url
+from providers.urls import browser_query, requested_token, split_url
 from signer.errors import (
     ConfigError,
     ProviderDeclined,
@@ -335,7 +335,7 @@ class BrowserProvider:
             raise ProviderUnavailable(f"the browser provider is {self._state}")
         base, query = split_url(request.url)
         query = browser_query(query)
-        token = request.ms_token if request.ms_token is not None else last_param(query, "msToken")
+        token = requested_token(request.ms_token, query)
         user_agent = request.user_agent
         if user_agent == self._persona.user_agent:
             user_agent = None

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from providers import xbogus, xgnarly, xttparams
 from providers.typing import ProviderHealth, SignRequest, SignResult
-from providers.urls import append_ms_token, browser_query, last_param, split_url
+from providers.urls import append_ms_token, browser_query, requested_token, split_url
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -171,9 +171,7 @@ class NativeProvider:
         persona = session.persona
         base, raw_query = split_url(request.url)
         query = browser_query(raw_query)
-        token = request.ms_token
-        if token is None:
-            token = last_param(query, "msToken") or ""
+        token = requested_token(request.ms_token, query) or ""
         signed_query = append_ms_token(query, token)
         user_agent = request.user_agent or persona.user_agent
         timestamp = int(now)

@@ -34,7 +34,7 @@ from yarl import URL
 from providers import xttparams
 from providers.selfcheck import verify_signatures
 from providers.typing import ProviderHealth, SignRequest, SignResult
-from providers.urls import browser_query, last_param, split_url
+from providers.urls import append_ms_token, browser_query, last_param, split_url
 from signer import __version__
 from signer.errors import (
     ProviderDeclined,
@@ -312,7 +312,7 @@ class RemoteProvider:
         token = request.ms_token
         if token is not None and last_param(query, "msToken") != token:
             # The caller's token must be the one signed; the upstream may append its own.
-            query = f"{query}&msToken={token}" if query else f"msToken={token}"
+            query = append_ms_token(query, token)
         url = f"{base}?{query}" if query else base
         persona = self._personas.current
         user_agent = request.user_agent or persona.user_agent

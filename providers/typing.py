@@ -39,24 +39,17 @@ class Persona:
         """``navigator.appCodeName``: always ``Mozilla`` in real browsers."""
         return "Mozilla"
 
-    @property
-    def browser_version(self) -> str:
-        """``navigator.appVersion``: the user agent without its ``Mozilla/`` prefix."""
-        prefix = "Mozilla/"
-        ua = self.user_agent
-        return ua.removeprefix(prefix)
-
     def navigator(self, user_agent: str | None = None) -> dict[str, Any]:
         """The ``navigator`` object of the API response (SignTok / carcabot keys)."""
         ua = user_agent or self.user_agent
-        version = ua.removeprefix("Mozilla/")
         return {
             "deviceScaleFactor": self.device_scale_factor,
             "user_agent": ua,
             "browser_language": self.language,
             "browser_platform": self.platform,
             "browser_name": self.browser_name,
-            "browser_version": version,
+            # navigator.appVersion: the user agent without its "Mozilla/" prefix.
+            "browser_version": ua.removeprefix("Mozilla/"),
             "os": self.os,
             "screen_width": self.screen_width,
             "screen_height": self.screen_height,

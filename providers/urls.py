@@ -50,6 +50,11 @@ def last_param(query: str, name: str) -> str | None:
     return None
 
 
+def requested_token(ms_token: str | None, query: str) -> str | None:
+    """The msToken a request asks for: the explicit one, else the URL's last, else None."""
+    return ms_token if ms_token is not None else last_param(query, "msToken")
+
+
 def append_ms_token(query: str, token: str) -> str:
     """Append ``msToken=`` as TikTok's SDK does: always, even when one is present."""
     return f"{query}&msToken={token}" if query else f"msToken={token}"

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import io
-import json
 import re
 from datetime import UTC, datetime
-
-import structlog
 
 from signer.logs import REQUEST_ID, BatchingLineLogger, IsoTimestamper, add_request_id
 
@@ -65,13 +62,3 @@ def test_request_id_is_added_only_inside_a_request() -> None:
         assert add_request_id(None, "info", {}) == {"request_id": "abc"}
     finally:
         REQUEST_ID.reset(token)
-
-
-def test_rendered_line_is_one_json_object() -> None:
-    """The JSON renderer the service uses gives one parseable object per event."""
-    stream = io.BytesIO()
-    logger = BatchingLineLogger(stream)
-    renderer = structlog.processors.JSONRenderer()
-    line = renderer(None, "info", {"event": "request", "status": 200})
-    logger.msg(line.encode())
-    assert json.loads(stream.getvalue()) == {"event": "request", "status": 200}
