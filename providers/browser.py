@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import importlib.resources
 import os
 import time
@@ -34,25 +35,30 @@ from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import async_playwright
 
 from providers import sdk, xbogus
-from providers.selfcheck import verify_signatures
-from providers.typing import ProviderHealth, ProviderState, SignRequest, SignResult
-from providers.urls import browser_query, requested_token, split_url
-from signer.errors import (
-    ConfigError,
+from providers.errors import (
+    ProviderConfigError,
     ProviderDeclined,
+    ProviderStartFailed,
     ProviderUnavailable,
     SelfCheckFailed,
 )
+from providers.selfcheck import verify_signatures
+from providers.typing import (
+    NoEvents,
+    ProviderHealth,
+    ProviderState,
+    SignRequest,
+    SignResult,
+)
+from providers.urls import browser_query, requested_token, split_url
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterator, Sequence
 
     from playwright.async_api import Browser, BrowserContext, Page, Playwright, Route
 
-    from providers.persona import PersonaStore
-    from providers.registry import ProviderContext
-    from signer.metrics import Metrics
-    from signer.settings import Settings
+    from providers.config import BrowserConfig
+    from providers.typing import PersonaStore, ProviderContext, ProviderEvents
 
 log = structlog.get_logger("providers.browser")
 
@@ -98,57 +104,15 @@ LAUNCH_ARGS = (
         "WebUIOmniboxAimPopup,WebUIOmniboxFullPopup"
     ),
 )
-#: Playwright's driver is a Node process; smaller heaps save about 30 MiB of it. Used
-#: when the environment sets no NODE_OPTIONS (Playwright takes no env for its driver).
+#: Playwright's driver is a Node process; smaller heaps save about 30 MiB of it. Given to
+#: the driver when the environment sets no NODE_OPTIONS of its own.
 DRIVER_NODE_OPTIONS = "--max-semi-space-size=1 --max-old-space-size=64"
+#: How much of a Playwright error goes into ``last_error`` (its first line, cut).
+ERROR_CHARS = 200
 
 
 class PageUnusable(PlaywrightError):
     """Raised when a new page loads but its SDK does not sign; handled like a page error."""
-
-
-@dataclass(frozen=True, slots=True)
-class BrowserConfig:
-    """Everything the pool needs, taken from the settings (tests build it directly)."""
-
-    chromium_path: Path
-    origin: str
-    sdk_source: str = "file"
-    sdk_file: Path | None = None
-    pages: int = 2
-    batch_max: int = 64
-    stealth: bool = True
-    start_timeout_s: float = 30.0
-    batch_timeout_s: float = 10.0
-    max_signatures: int = 500
-    max_age_s: float = 1800.0
-    #: Extra scripts run before the SDK in every page (tests pin Date and Math.random).
-    init_scripts: tuple[str, ...] = ()
-    #: Use the persona's user agent (off: Chromium's own, as in the SDK vector runs).
-    persona_user_agent: bool = True
-    #: Sign one probe request on every new page before it serves (off in the vector
-    #: tests, where the SDK's request counter must start at the first real request).
-    probe_on_open: bool = True
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> BrowserConfig:
-        """The pool as configured; in ``file`` mode the pinned SDK file must be fetched."""
-        sdk_file = None
-        if settings.sdk_source == "file":
-            sdk_file = sdk.sdk_path(settings.sdk_dir, settings.sdk_version)
-        return cls(
-            chromium_path=settings.chromium_path,
-            origin=settings.tiktok_www_url,
-            sdk_source=settings.sdk_source,
-            sdk_file=sdk_file,
-            pages=settings.browser_pages,
-            batch_max=settings.browser_batch_max,
-            stealth=settings.browser_stealth,
-            start_timeout_s=settings.browser_start_timeout_s,
-            batch_timeout_s=settings.sign_timeout_s,
-            max_signatures=settings.session_max_signatures,
-            max_age_s=settings.session_max_age_s,
-        )
 
 
 @dataclass(slots=True)
@@ -206,12 +170,12 @@ class BrowserProvider:
     checked = True
 
     def __init__(
-        self, config: BrowserConfig, personas: PersonaStore, metrics: Metrics | None = None
+        self, config: BrowserConfig, personas: PersonaStore, events: ProviderEvents | None = None
     ) -> None:
         self.config = config
         self._personas = personas
         self._persona = personas.current
-        self._metrics = metrics
+        self._events = events or NoEvents()
         self._queue: asyncio.Queue[Job] = asyncio.Queue()
         self._slots: list[Slot | None] = [None] * config.pages
         self._slot_locks = [asyncio.Lock() for _ in range(config.pages)]
@@ -228,32 +192,51 @@ class BrowserProvider:
         self.stats = PoolStats()
 
     @classmethod
-    def from_context(cls, context: ProviderContext) -> BrowserProvider:
-        """Build from the settings (fails at start-up when the SDK file is missing)."""
-        return cls(BrowserConfig.from_settings(context.settings), context.personas, context.metrics)
+    def from_context(cls, context: ProviderContext, name: str = NAME) -> BrowserProvider:
+        """Build from the context's browser slice; in ``file`` mode the SDK file must verify.
+
+        Raises :class:`SdkMissing` when the pinned file is not in the SDK cache.
+        """
+        del name  # one browser provider, always called "browser"
+        config = context.browser
+        if config.sdk_source == "file" and config.sdk_file is None:
+            if config.sdk_dir is None:
+                raise ProviderConfigError("invalid setting sdk_cache_dir: no SDK cache directory")
+            sdk_file = sdk.sdk_path(config.sdk_dir, config.sdk_version)
+            config = dataclasses.replace(config, sdk_file=sdk_file)
+        return cls(config, context.personas, context.events)
 
     # -- lifecycle
 
     async def start(self) -> None:
-        """Launch Chromium and open every page; raise ConfigError when that cannot work."""
+        """Launch Chromium and open every page.
+
+        Raises :class:`ProviderConfigError` when there is no Chromium at the configured
+        path, :class:`ProviderStartFailed` when it is there but will not run the pool.
+        """
         path = self.config.chromium_path
         if not (path.is_file() and os.access(path, os.X_OK)):
-            raise ConfigError(
+            self._state = "failed"
+            self._last_error = f"no Chromium at {path}"
+            raise ProviderConfigError(
                 f"invalid setting chromium_path: no Chromium at {path}; install Debian's "
                 "chromium (scripts/setup does) or point SIGNER_CHROMIUM_PATH at one"
             )
         self._state = "starting"
         self._closing = False
-        os.environ.setdefault("NODE_OPTIONS", DRIVER_NODE_OPTIONS)
-        self._playwright = await async_playwright().start()
         try:
+            with _driver_environment():
+                self._playwright = await async_playwright().start()
             async with asyncio.timeout(self.config.start_timeout_s):
                 await self._ensure_browser()
                 slots = await asyncio.gather(*(self._open_page() for _ in self._slots))
         except (PlaywrightError, TimeoutError) as exc:
             await self.aclose()
             self._state = "failed"
-            raise ConfigError(f"the browser provider could not start: {exc}") from exc
+            self._last_error = f"could not start: {_summary(exc)}"
+            raise ProviderStartFailed(
+                f"the browser provider could not start: {_summary(exc)}"
+            ) from exc
         self._slots = list(slots)
         self._workers = [
             asyncio.create_task(self._work(index), name=f"browser-page-{index}")
@@ -294,11 +277,6 @@ class BrowserProvider:
         self._browser = self._context = self._playwright = None
         self._slots = [None] * self.config.pages
         self._state = "stopped"
-
-    async def restart(self) -> None:
-        """Relaunch the browser and every page (for operators)."""
-        await self.aclose()
-        await self.start()
 
     def health(self) -> ProviderHealth:
         """Pool state, pages, queue, counters, the SDK version seen."""
@@ -443,8 +421,7 @@ class BrowserProvider:
 
     def _self_check_failed(self, reason: str) -> NoReturn:
         self.stats.self_check_failures += 1
-        if self._metrics is not None:
-            self._metrics.self_check_failed(self.name)
+        self._events.self_check_failed(self.name)
         log.warning("self_check_failed", provider=self.name, reason=reason)
         raise SelfCheckFailed(reason)
 
@@ -469,7 +446,7 @@ class BrowserProvider:
             fresh = await self._open_page()
         except (PlaywrightError, TimeoutError, ProviderUnavailable) as exc:
             old.replacement = None  # the next batch tries again
-            self._note_error(f"recycling page {index} failed: {exc}")
+            self._note_error("page_recycle_failed", exc, page=index)
             return
         async with self._slot_locks[index]:
             swapped = self._slots[index] is old
@@ -480,8 +457,7 @@ class BrowserProvider:
                 await fresh.page.close()
             return
         self.stats.recycles += 1
-        if self._metrics is not None:
-            self._metrics.browser_event("recycle")
+        self._events.browser_event("recycle")
         await old.idle.wait()
         with contextlib.suppress(PlaywrightError):
             await old.page.close()
@@ -497,20 +473,24 @@ class BrowserProvider:
             else:
                 job.future.set_exception(ProviderUnavailable(f"the browser failed twice: {exc}"))
         timed_out = isinstance(exc, TimeoutError)
-        self._note_error(f"page {index}: {'batch timed out' if timed_out else exc}")
+        if timed_out:
+            self._note_error(
+                "batch_timed_out", "a batch outlived the sign timeout", page=index, jobs=len(batch)
+            )
+        else:
+            self._note_error("page_crashed", exc, page=index, jobs=len(batch))
         old = self._slots[index]
         self._slots[index] = None
         if old is not None:
             if not timed_out:
                 self.stats.page_crashes += 1
-                if self._metrics is not None:
-                    self._metrics.browser_event("page_crash")
+                self._events.browser_event("page_crash")
             with contextlib.suppress(PlaywrightError):
                 await old.page.close()
         try:
             await self._fill(index)
         except (PlaywrightError, TimeoutError, ProviderUnavailable) as error:
-            self._note_error(f"page {index} could not be reopened: {error}")
+            self._note_error("page_reopen_failed", error, page=index)
             await asyncio.sleep(0.5)
 
     async def _fill(self, index: int) -> Slot:
@@ -529,16 +509,18 @@ class BrowserProvider:
                 for index in range(len(self._slots)):
                     await self._fill(index)
             except (PlaywrightError, TimeoutError, ProviderUnavailable) as exc:
-                self._note_error(f"relaunching the browser failed: {exc}")
+                self._note_error("relaunch_failed", exc, retry_in_s=delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30.0)
             else:
                 log.info("browser_recovered", pid=self.browser_pid)
                 return
 
-    def _note_error(self, message: str) -> None:
-        self._last_error = message
-        log.warning("browser_error", error=message)
+    def _note_error(self, event: str, error: BaseException | str, **data: object) -> None:
+        """Log a pool fault under its own event name; keep one short line for /health."""
+        summary = error if isinstance(error, str) else _summary(error)
+        self._last_error = f"{event.replace('_', ' ')}: {summary}"
+        log.warning(event, error=summary, **data)
 
     async def _open_page(self) -> Slot:
         """A new page on the TikTok origin with the SDK loaded and initialised."""
@@ -600,8 +582,7 @@ class BrowserProvider:
                 raise ProviderUnavailable("the browser provider is stopping")
             if self._browser is not None:
                 self.stats.relaunches += 1
-                if self._metrics is not None:
-                    self._metrics.browser_event("relaunch")
+                self._events.browser_event("relaunch")
                 with contextlib.suppress(PlaywrightError):
                     await self._browser.close()
             self._context = await self._launch(self._playwright)
@@ -643,9 +624,8 @@ class BrowserProvider:
         if self._closing:
             return
         self.stats.browser_crashes += 1
-        if self._metrics is not None:
-            self._metrics.browser_event("browser_crash")
-        self._note_error("the browser disconnected; relaunching")
+        self._events.browser_event("browser_crash")
+        self._note_error("browser_disconnected", "relaunching", pid=self.browser_pid)
         # Every page died with it; reopen them now rather than on the next request.
         self._slots = [None] * len(self._slots)
         if self._healing is None or self._healing.done():
@@ -669,6 +649,30 @@ class BrowserProvider:
             await route.abort()
         else:
             await route.fallback()
+
+
+def _summary(error: BaseException) -> str:
+    """One short line of an error: Playwright's carry call logs and command lines."""
+    text = str(error).strip().splitlines()
+    line = text[0] if text else type(error).__name__
+    return line if len(line) <= ERROR_CHARS else line[:ERROR_CHARS] + "..."
+
+
+@contextlib.contextmanager
+def _driver_environment() -> Iterator[None]:
+    """NODE_OPTIONS for Playwright's driver while it starts, then the environment as it was.
+
+    Playwright starts its Node driver with a copy of the process environment and takes no
+    environment of its own, so the heap limits are there only while the driver starts.
+    """
+    if "NODE_OPTIONS" in os.environ:
+        yield
+        return
+    os.environ["NODE_OPTIONS"] = DRIVER_NODE_OPTIONS
+    try:
+        yield
+    finally:
+        os.environ.pop("NODE_OPTIONS", None)
 
 
 def _find_pid(marker: str) -> int | None:

@@ -7,9 +7,9 @@ import time
 from typing import Literal
 
 from providers import xbogus
+from providers.errors import ProviderDeclined, ProviderError
 from providers.typing import Persona, ProviderHealth, ProviderState, SignRequest, SignResult
 from providers.urls import append_ms_token, browser_query, split_url
-from signer.errors import ProviderDeclined, ProviderError
 
 Behaviour = Literal["ok", "fail", "hang", "crash", "garbage", "decline"]
 

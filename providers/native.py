@@ -24,10 +24,7 @@ from providers.urls import append_ms_token, browser_query, requested_token, spli
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from providers.persona import PersonaStore
-    from providers.registry import ProviderContext
-    from providers.typing import Persona
-    from signer.settings import Settings
+    from providers.typing import Persona, PersonaStore, ProviderContext
 
 NAME = "native"
 
@@ -98,18 +95,15 @@ class NativeProvider:
         self.sessions_started = 1
 
     @classmethod
-    def from_context(cls, context: ProviderContext) -> NativeProvider:
-        """Build from the ``gnarly_field_order`` and ``session_*`` settings."""
-        return cls.from_settings(context.settings, context.personas)
-
-    @classmethod
-    def from_settings(cls, settings: Settings, personas: PersonaStore) -> NativeProvider:
-        """Build from the ``gnarly_field_order`` and ``session_*`` settings."""
+    def from_context(cls, context: ProviderContext, name: str = NAME) -> NativeProvider:
+        """Build from the context's native slice (field order policy, session renewal)."""
+        del name  # one native provider, always called "native"
+        config = context.native
         return cls(
-            personas,
-            order_policy=settings.gnarly_field_order,
-            max_signatures=settings.session_max_signatures,
-            max_age_s=settings.session_max_age_s,
+            context.personas,
+            order_policy=config.order_policy,
+            max_signatures=config.max_signatures,
+            max_age_s=config.max_age_s,
         )
 
     async def start(self) -> None:

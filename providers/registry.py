@@ -1,66 +1,63 @@
-"""Provider names and their factories; the configured list of names is the fallback order."""
+"""Provider names and where their factories live; the configured names are the fallback order.
+
+Factories are named by import string (``"module:attribute"``), so importing the registry
+imports no provider: Playwright is loaded only when a browser provider is built.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+import importlib
+from typing import TYPE_CHECKING, cast
 
-from providers.browser import BrowserProvider
-from providers.native import NativeProvider
-from providers.persona import PersonaStore, persona_from
-from providers.remote import RemoteProvider
-from signer.errors import ConfigError
+from providers.errors import ProviderConfigError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Collection, Mapping, Sequence
 
-    from providers.typing import Provider
-    from signer.metrics import Metrics
-    from signer.settings import Settings
+    from providers.typing import Provider, ProviderContext
 
-    Factory = Callable[["ProviderContext"], Provider]
+    #: Builds the provider called ``name`` from the context.
+    Factory = Callable[[ProviderContext, str], Provider]
 
-
-@dataclass(frozen=True, slots=True)
-class ProviderContext:
-    """What a provider factory gets: the settings, the shared persona, the app's metrics."""
-
-    settings: Settings
-    personas: PersonaStore
-    metrics: Metrics
-
-
-FACTORIES: Mapping[str, Factory] = {
-    BrowserProvider.name: BrowserProvider.from_context,
-    NativeProvider.name: NativeProvider.from_context,
+BUILT_IN: Mapping[str, str] = {
+    "browser": "providers.browser:BrowserProvider.from_context",
+    "native": "providers.native:NativeProvider.from_context",
 }
+#: The factory of every name in ``ProviderContext.remotes``.
+REMOTE = "providers.remote:RemoteProvider.from_context"
 
 
-def known_names(settings: Settings) -> list[str]:
-    """The built-in provider names and the configured remotes' (``SIGNER_REMOTES``)."""
-    return sorted({*FACTORIES, *settings.remotes})
+def import_factory(spec: str) -> Factory:
+    """The object an import string ``"package.module:Attr.attr"`` names."""
+    module_name, _, attributes = spec.partition(":")
+    target: object = importlib.import_module(module_name)
+    for attribute in attributes.split("."):
+        target = getattr(target, attribute)
+    if not callable(target):
+        raise TypeError(f"{spec} is not callable")
+    return cast("Factory", target)
 
 
-def check_names(settings: Settings) -> None:
-    """Fail at start-up on a provider name that is neither built in nor a remote."""
-    known = known_names(settings)
-    unknown = [name for name in settings.providers if name not in known]
+def known_names(remotes: Collection[str]) -> list[str]:
+    """The built-in provider names and the configured remotes'."""
+    return sorted({*BUILT_IN, *remotes})
+
+
+def check_names(names: Sequence[str], remotes: Collection[str]) -> None:
+    """Raise ProviderConfigError on a name that is neither built in nor a remote."""
+    known = known_names(remotes)
+    unknown = [name for name in names if name not in known]
     if unknown:
-        raise ConfigError(
+        raise ProviderConfigError(
             f"invalid setting providers: unknown provider {', '.join(unknown)} "
             f"(known: {', '.join(known)})"
         )
 
 
-def build_providers(settings: Settings, metrics: Metrics) -> list[Provider]:
-    """One provider per configured name, in order, sharing one persona."""
-    check_names(settings)
-    context = ProviderContext(settings, PersonaStore(persona_from(settings)), metrics)
-    providers: list[Provider] = []
-    for name in settings.providers:
-        remote = settings.remotes.get(name)
-        if remote is not None:
-            providers.append(RemoteProvider(name, remote, context))
-        else:
-            providers.append(FACTORIES[name](context))
-    return providers
+def build(names: Sequence[str], context: ProviderContext) -> list[Provider]:
+    """One provider per name, in order, sharing the context's persona and events."""
+    check_names(names, context.remotes)
+    return [
+        import_factory(REMOTE if name in context.remotes else BUILT_IN[name])(context, name)
+        for name in names
+    ]

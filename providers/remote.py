@@ -32,11 +32,7 @@ import structlog
 from yarl import URL
 
 from providers import xttparams
-from providers.selfcheck import verify_signatures
-from providers.typing import ProviderHealth, SignRequest, SignResult
-from providers.urls import append_ms_token, browser_query, last_param, split_url
-from signer import __version__
-from signer.errors import (
+from providers.errors import (
     ProviderDeclined,
     ProviderError,
     ProviderUnavailable,
@@ -44,10 +40,13 @@ from signer.errors import (
     TokenDecodeError,
     UpstreamError,
 )
+from providers.selfcheck import verify_signatures
+from providers.typing import ProviderHealth, SignRequest, SignResult
+from providers.urls import append_ms_token, browser_query, last_param, split_url
 
 if TYPE_CHECKING:
-    from providers.registry import ProviderContext
-    from signer.settings import RemoteConfig
+    from providers.config import RemoteConfig
+    from providers.typing import ProviderContext
 
 log = structlog.get_logger("providers.remote")
 
@@ -242,13 +241,19 @@ class RemoteProvider:
         self.name = name
         self.config = config
         self._personas = context.personas
-        self._metrics = context.metrics
+        self._events = context.events
+        self._client_id = context.client_id
         self._endpoint = URL(config.url + PATHS[config.format])
         self._origin = origin(config.url)
         self._session: aiohttp.ClientSession | None = None
         self._last_error: str | None = None
         self.requests = 0
         self.failures = 0
+
+    @classmethod
+    def from_context(cls, context: ProviderContext, name: str) -> RemoteProvider:
+        """The remote ``name`` of the context's ``remotes``."""
+        return cls(name, context.remotes[name], context)
 
     # -- lifecycle
 
@@ -257,7 +262,7 @@ class RemoteProvider:
         if self._session is None:
             self._session = aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=self.config.timeout_s),
-                headers={"User-Agent": f"tiktok-signer/{__version__}"},
+                headers={"User-Agent": self._client_id},
                 cookie_jar=aiohttp.DummyCookieJar(),
             )
         log.info("remote_ready", provider=self.name, format=self.config.format, url=self._origin)
@@ -298,7 +303,7 @@ class RemoteProvider:
             message = _bounded(f"remote {self.name} ({self._origin}): {reason}")
             self._last_error = message
             if isinstance(exc, SelfCheckFailed):
-                self._metrics.self_check_failed(self.name)
+                self._events.self_check_failed(self.name)
             log.warning("remote_failed", provider=self.name, code=exc.code, reason=message)
             raise type(exc)(message) from None
 

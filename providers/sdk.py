@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Literal
 
-from signer.errors import ConfigError, SdkFetchFailed, SdkMissing
+from providers.errors import ProviderConfigError, SdkFetchFailed, SdkMissing
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -100,12 +100,12 @@ def sdk_path(cache_dir: Path, version: str, *, pins: Mapping[str, Pin] | None = 
     """The verified file of SDK ``version`` in ``cache_dir``.
 
     Raises :class:`SdkMissing` when the file is absent or does not match its pin, and
-    :class:`ConfigError` for a version that is not pinned.
+    :class:`ProviderConfigError` for a version that is not pinned.
     """
     pins = PINS if pins is None else pins
     pin = pins.get(version)
     if pin is None:
-        raise ConfigError(
+        raise ProviderConfigError(
             f"invalid setting sdk_version: no pinned SDK {version!r} (pinned: {', '.join(pins)})"
         )
     found = _inspect(version, pin, cache_dir / pin.name)

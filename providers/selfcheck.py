@@ -10,7 +10,7 @@ import hashlib
 from typing import TYPE_CHECKING
 
 from providers import xbogus, xgnarly
-from signer.errors import SelfCheckFailed, TokenDecodeError
+from providers.errors import SelfCheckFailed, TokenDecodeError
 
 if TYPE_CHECKING:
     from providers.typing import SignResult

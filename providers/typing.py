@@ -6,8 +6,14 @@ providers, and renders the :class:`SignResult` it gets back. Nothing here does I
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from providers.config import BrowserConfig, NativeConfig, RemoteConfig
 
 ProviderState = Literal["starting", "ready", "degraded", "failed", "stopped"]
 
@@ -56,6 +62,44 @@ class Persona:
         }
 
 
+class PersonaStore:
+    """Holds the current persona, shared by the providers of one app.
+
+    The browser provider publishes the flags and canvas it observes from TikTok's SDK, so
+    the native fallback keeps signing as the same browser.
+    """
+
+    def __init__(self, persona: Persona) -> None:
+        self.current = persona
+
+    def publish(
+        self,
+        *,
+        flags: tuple[int, int, int],
+        canvas: int,
+        gnarly_version: str,
+        gnarly_build: str | None,
+    ) -> bool:
+        """Adopt what the SDK was seen to write; True when anything changed."""
+        current = self.current
+        observed = (flags, canvas, gnarly_version, gnarly_build)
+        if observed == (
+            current.flags,
+            current.canvas,
+            current.gnarly_version,
+            current.gnarly_build,
+        ):
+            return False
+        self.current = dataclasses.replace(
+            current,
+            flags=flags,
+            canvas=canvas,
+            gnarly_version=gnarly_version,
+            gnarly_build=gnarly_build,
+        )
+        return True
+
+
 @dataclass(frozen=True, slots=True)
 class SignRequest:
     """One URL to sign, already validated by the route that built it.
@@ -101,7 +145,7 @@ class ProviderHealth:
 class Provider(Protocol):
     """A way to sign; the chain tries providers in the configured order.
 
-    ``sign`` raises :class:`signer.errors.ProviderError` (or a subclass) when it cannot
+    ``sign`` raises :class:`providers.errors.ProviderError` (or a subclass) when it cannot
     sign; the chain then moves on to the next provider. ``awaits`` is False for a
     provider whose ``sign`` never waits (pure computation): the chain then spares it the
     timeout, which costs more than such a signature. ``checked`` is True when the provider
@@ -124,3 +168,39 @@ class Provider(Protocol):
 
     def health(self) -> ProviderHealth:
         """Current state, cheap to call."""
+
+
+class ProviderEvents(Protocol):
+    """Where providers report what an operator watches (the service's metrics satisfy it)."""
+
+    def self_check_failed(self, provider: str) -> None:
+        """A signature a provider produced failed the codecs' check."""
+
+    def browser_event(self, event: str) -> None:
+        """A browser pool event: ``recycle``, ``page_crash``, ``browser_crash``, ``relaunch``."""
+
+
+class NoEvents:
+    """Events that go nowhere (tests and scripts that build a provider alone)."""
+
+    def self_check_failed(self, provider: str) -> None:
+        """Ignore it."""
+
+    def browser_event(self, event: str) -> None:
+        """Ignore it."""
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderContext:
+    """What a provider factory gets: its configuration slice, the shared persona, events.
+
+    ``client_id`` is what the providers call themselves on the wire (the remote
+    provider's ``User-Agent``), e.g. ``tiktok-signer/0.1.0``.
+    """
+
+    personas: PersonaStore
+    native: NativeConfig
+    browser: BrowserConfig
+    remotes: Mapping[str, RemoteConfig] = field(default_factory=dict)
+    events: ProviderEvents = field(default_factory=NoEvents)
+    client_id: str = "tiktok-signer"

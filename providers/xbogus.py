@@ -31,7 +31,7 @@ import hashlib
 from dataclasses import dataclass
 from functools import lru_cache
 
-from signer.errors import TokenDecodeError
+from providers.errors import TokenDecodeError
 
 __all__ = ["ALPHABET", "XBogusFields", "decode", "encode", "verify"]
 
@@ -155,7 +155,7 @@ def encode(
 def decode(token: str) -> XBogusFields:
     """Read an X-Bogus back into its fields.
 
-    Raises :class:`~signer.errors.TokenDecodeError` when the token has the wrong length,
+    Raises :class:`~providers.errors.TokenDecodeError` when the token has the wrong length,
     a character outside the alphabet, the wrong leading bytes or a bad checksum.
     """
     if len(token) != TOKEN_LENGTH:

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from functools import cache, lru_cache
 from typing import TYPE_CHECKING
 
+from providers.errors import TokenDecodeError
 from providers.gnarly_cipher import KEY_SIZE, KeystreamPool, keystream, rounds_for
-from signer.errors import TokenDecodeError
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -234,7 +234,7 @@ def _parse(record: bytes) -> tuple[Field, ...]:
 def decode(token: str, *, verify_checksum: bool = True) -> XGnarlyToken:
     """Decipher an X-Gnarly with the key it carries.
 
-    Raises :class:`~signer.errors.TokenDecodeError` on a character outside the alphabet,
+    Raises :class:`~providers.errors.TokenDecodeError` on a character outside the alphabet,
     bad padding, a wrong magic byte, a payload too short to hold the key, a record that
     does not parse, or (unless ``verify_checksum`` is false) a field 0 that is not the
     XOR of the integer fields.

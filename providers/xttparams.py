@@ -12,7 +12,7 @@ import binascii
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from signer.errors import TokenDecodeError
+from providers.errors import TokenDecodeError
 
 __all__ = ["KEY", "decrypt", "encrypt", "for_query"]
 
@@ -34,7 +34,7 @@ def encrypt(plaintext: str) -> str:
 def decrypt(token: str) -> str:
     """Return the plaintext of an x-tt-params value.
 
-    Raises :class:`~signer.errors.TokenDecodeError` when the value is not Base64, not a
+    Raises :class:`~providers.errors.TokenDecodeError` when the value is not Base64, not a
     whole number of AES blocks, badly padded, or not UTF-8 once decrypted.
     """
     try:

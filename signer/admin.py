@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from aiohttp import web
 
-from signer.access import presented_key
+from signer.access.guard import presented_key
 from signer.app_keys import CHAIN, CONTROL
 from signer.errors import AdminUnauthorized, BadRequest
 from signer.inputs import parse_json_object, read_body

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 import structlog
 from aiohttp import web
 
-from providers.registry import build_providers
-from signer.access import make_access_middleware
+from providers import registry
+from signer.access.guard import make_access_middleware
 from signer.admin import make_admin_app
 from signer.app_keys import CHAIN, CONTROL, METRICS, PARSER, SETTINGS, STARTED_AT
 from signer.cache import SignatureCache
@@ -19,6 +19,7 @@ from signer.inputs import RequestParser
 from signer.metrics import Metrics
 from signer.middleware import make_edge_middleware
 from signer.routes import routes
+from signer.wiring import provider_context
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Sequence
@@ -38,7 +39,9 @@ def make_app(
     """Build the app; ``providers`` replaces the configured ones (tests inject fakes)."""
     metrics = metrics or Metrics()
     chain_providers = (
-        list(providers) if providers is not None else build_providers(settings, metrics)
+        list(providers)
+        if providers is not None
+        else registry.build(settings.providers, provider_context(settings, metrics))
     )
     # The edge first: it renders the access errors (401, 429) and logs the client's name.
     middlewares = [make_edge_middleware(metrics)]

@@ -15,15 +15,10 @@ from typing import TYPE_CHECKING
 import structlog
 
 from providers import selfcheck
+from providers.errors import ProviderDeclined, ProviderError
 from signer.breaker import Breaker
 from signer.cache import SignatureCache, cache_key
-from signer.errors import (
-    AllProvidersFailed,
-    BadRequest,
-    ProviderDeclined,
-    ProviderError,
-    UnknownProvider,
-)
+from signer.errors import AllProvidersFailed, BadRequest, UnknownProvider
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence

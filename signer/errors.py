@@ -1,7 +1,9 @@
 """Every error the service raises on purpose, in one flat module.
 
 Each class carries the HTTP status and the snake_case ``code`` the error middleware
-answers with; the middleware is the only place that turns them into responses.
+answers with; the middleware is the only place that turns them into responses. The
+providers library's own errors (``providers.errors``) carry a code and no status:
+:func:`provider_error_status` is how the edge answers one that reaches it.
 """
 
 from __future__ import annotations
@@ -32,26 +34,6 @@ class ConfigError(SignerError):
     """Raised at start-up when a setting is invalid; the message names the setting."""
 
     code = "invalid_setting"
-
-
-class SdkMissing(ConfigError):
-    """Raised when a pinned SDK file is absent from the SDK cache or does not match its pin.
-
-    The browser provider needs the file with ``SIGNER_SDK_SOURCE=file``; the message names
-    the file and tells the operator to run ``tiktok-signer sdk fetch``.
-    """
-
-    code = "sdk_missing"
-
-
-class SdkFetchFailed(SignerError):
-    """Raised by ``tiktok-signer sdk fetch`` when the pinned SDK package cannot be installed.
-
-    npm is missing, fails or times out, or the tarball or one of its files does not match
-    its pinned sha256; the message says which, and nothing was written to the cache.
-    """
-
-    code = "sdk_fetch_failed"
 
 
 class BadRequest(SignerError):
@@ -106,36 +88,6 @@ class BodyTooLarge(SignerError):
     code = "body_too_large"
 
 
-class ProviderError(SignerError):
-    """Raised by a provider that cannot sign this request; the chain tries the next one."""
-
-    status = 502
-    code = "provider_error"
-
-
-class ProviderDeclined(ProviderError):
-    """Raised by a provider that does not sign this kind of request.
-
-    For example a browser page holding another msToken than the one asked for. The chain
-    moves on to the next provider without counting it as a failure.
-    """
-
-    code = "declined"
-
-
-class ProviderUnavailable(ProviderError):
-    """Raised by a provider that is not started, stopped, or has failed."""
-
-    status = 503
-    code = "provider_unavailable"
-
-
-class SelfCheckFailed(ProviderError):
-    """Raised when a provider's output does not decode to what was asked."""
-
-    code = "self_check_failed"
-
-
 class AllProvidersFailed(SignerError):
     """Raised by the chain when every provider failed; ``causes`` lists each one."""
 
@@ -143,26 +95,11 @@ class AllProvidersFailed(SignerError):
     code = "all_providers_failed"
 
 
-class TokenDecodeError(ValueError):
-    """Raised by the X-Bogus / X-Gnarly / x-tt-params codecs on a token they cannot read."""
-
-
 class Maintenance(SignerError):
     """Raised by the sign routes while an operator has maintenance mode on."""
 
     status = 503
     code = "maintenance"
-
-
-class UpstreamError(ProviderError):
-    """Raised by a remote provider whose upstream sign server did not give a usable answer.
-
-    An HTTP error status, an error body (SignTok's HTTP 200 ``{"status":"error"}``, Euler's
-    ``{"code":401}``), a body that is not JSON, has the wrong shape or is too large, or a
-    redirect to another host; the message names the remote and quotes the upstream's own.
-    """
-
-    code = "upstream_error"
 
 
 class Unauthorized(SignerError):
@@ -205,3 +142,18 @@ class AdminUnauthorized(Unauthorized):
     """Raised when an /admin route gets no admin key or a wrong one."""
 
     code = "invalid_admin_key"
+
+
+#: The HTTP status of a providers-library error that reaches the edge, by its code (an
+#: operator's restart whose start fails, a provider that is unavailable); else 502.
+_PROVIDER_STATUS = {
+    "provider_unavailable": 503,
+    "start_failed": 503,
+    "invalid_setting": 503,
+    "sdk_missing": 503,
+}
+
+
+def provider_error_status(code: str) -> int:
+    """The HTTP status of a ``providers.errors`` error with this code."""
+    return _PROVIDER_STATUS.get(code, 502)

@@ -15,7 +15,8 @@ import orjson
 import structlog
 from aiohttp import web
 
-from signer.errors import SignerError
+from providers.errors import ProvidersError
+from signer.errors import SignerError, provider_error_status
 from signer.logs import REQUEST_ID as CURRENT_REQUEST_ID
 
 if TYPE_CHECKING:
@@ -101,6 +102,8 @@ def make_edge_middleware(metrics: Metrics) -> Middleware:
             except SignerError as exc:
                 response = error_response(exc.status, exc.code, exc.message, **exc.details)
                 response.headers.update(exc.headers)
+            except ProvidersError as exc:  # e.g. an operator's restart that cannot start
+                response = error_response(provider_error_status(exc.code), exc.code, exc.message)
             except web.HTTPException as exc:
                 response = _from_http_exception(exc)
             except Exception:

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -25,6 +24,7 @@ from pydantic import (
     field_validator,
 )
 
+from providers.config import HttpUrl, RemoteConfig
 from signer.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -58,28 +58,8 @@ def _json_object(value: object) -> object:
     return value
 
 
-def _absolute_http_url(value: str) -> str:
-    """An absolute http(s) URL, without a trailing slash."""
-    parts = urlsplit(value)
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise ValueError("must be an absolute http(s) URL")
-    return value.rstrip("/")
-
-
-HttpUrl = Annotated[str, AfterValidator(_absolute_http_url)]
 CommaList = Annotated[tuple[str, ...], BeforeValidator(_split_commas)]
 CommaInts = Annotated[tuple[int, ...], BeforeValidator(_split_commas)]
-
-
-class RemoteConfig(BaseModel):
-    """One upstream sign server (an entry of ``SIGNER_REMOTES``)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    url: HttpUrl
-    format: Literal["signtok", "carcabot", "euler"]
-    api_key: SecretStr | None = None
-    timeout_s: float = Field(5.0, gt=0, le=120)
 
 
 class Settings(BaseModel):

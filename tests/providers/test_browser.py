@@ -15,11 +15,12 @@ import pytest
 from aiohttp import web
 
 from providers import sdk, xbogus, xgnarly
-from providers.browser import BrowserConfig, BrowserProvider
-from providers.persona import PersonaStore, persona_from
-from providers.typing import SignRequest
-from signer.errors import ConfigError, ProviderDeclined
+from providers.browser import BrowserProvider
+from providers.config import BrowserConfig
+from providers.errors import ProviderConfigError, ProviderDeclined
+from providers.typing import PersonaStore, SignRequest
 from signer.settings import Settings
+from signer.wiring import persona_from
 from tests.support import REPO, SHARED, load_vectors
 
 if TYPE_CHECKING:
@@ -289,11 +290,13 @@ async def test_batch_over_its_timeout_frees_the_page() -> None:
 
 
 async def test_missing_browser_is_a_clear_start_up_error() -> None:
-    """No Chromium at the configured path: ConfigError naming the setting and the path."""
+    """No Chromium at the configured path: a config error naming the setting and the path."""
     provider = BrowserProvider(
         config(chromium_path=Path("/nonexistent/chromium")), PersonaStore(persona_from(Settings()))
     )
-    with pytest.raises(ConfigError, match=r"chromium_path: no Chromium at /nonexistent/chromium"):
+    with pytest.raises(
+        ProviderConfigError, match=r"chromium_path: no Chromium at /nonexistent/chromium"
+    ):
         await provider.start()
 
 

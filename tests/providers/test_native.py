@@ -9,14 +9,12 @@ from typing import Any
 
 import pytest
 
-from providers import xbogus, xgnarly, xttparams
+from providers import registry, xbogus, xgnarly, xttparams
+from providers.errors import ProviderConfigError
 from providers.native import NativeProvider
-from providers.persona import PersonaStore, persona_from
-from providers.registry import build_providers
-from providers.typing import Provider, SignRequest
-from signer.errors import ConfigError
-from signer.metrics import Metrics
+from providers.typing import NoEvents, PersonaStore, Provider, SignRequest
 from signer.settings import Settings
+from signer.wiring import persona_from, provider_context
 from tests.support import load_vectors
 
 XBOGUS = load_vectors("xbogus-sdk.json")["vectors"]
@@ -155,7 +153,7 @@ async def test_x_tt_params_decrypts_to_the_signed_query() -> None:
 async def test_published_persona_reaches_the_next_signature() -> None:
     """Values published to the store (by the browser) are used by the next signature."""
     store = PersonaStore(persona_from(Settings()))
-    provider = NativeProvider.from_settings(Settings(), store)
+    provider = NativeProvider.from_context(provider_context(Settings(), NoEvents(), store))
     assert store.publish(flags=(2, 65, 14), canvas=12345, gnarly_version="5.2.0", gnarly_build=None)
     result = await provider.sign(SignRequest(url=f"{BASE}?aid=1"))
     decoded = xbogus.decode(result.x_bogus)
@@ -167,7 +165,7 @@ async def test_published_persona_reaches_the_next_signature() -> None:
 
 async def test_lifecycle_and_health() -> None:
     """Health says stopped before start, ready after, stopped after close."""
-    provider = NativeProvider.from_settings(Settings(), PersonaStore(persona_from(Settings())))
+    provider = NativeProvider.from_context(provider_context(Settings(), NoEvents()))
     assert isinstance(provider, Provider)
     assert provider.health().state == "stopped"
     await provider.start()
@@ -178,11 +176,13 @@ async def test_lifecycle_and_health() -> None:
 
 def test_registry_builds_the_configured_order() -> None:
     """The registry builds one provider per configured name, in order."""
-    providers = build_providers(Settings(providers=("native",)), Metrics())
+    context = provider_context(Settings(), NoEvents())
+    providers = registry.build(("native",), context)
     assert [p.name for p in providers] == ["native"]
 
 
 def test_registry_rejects_unknown_names() -> None:
     """An unknown provider name fails at start-up and lists the known ones."""
-    with pytest.raises(ConfigError, match=r"unknown provider nope \(known: browser, native\)"):
-        build_providers(Settings(providers=("native", "nope")), Metrics())
+    context = provider_context(Settings(), NoEvents())
+    with pytest.raises(ProviderConfigError, match=r"unknown provider nope \(known: browser, nat"):
+        registry.build(("native", "nope"), context)

@@ -18,21 +18,21 @@ import pytest
 import structlog
 from aiohttp import web
 
-from providers import xbogus, xgnarly, xttparams
-from providers.persona import PersonaStore, persona_from
-from providers.registry import ProviderContext, build_providers
-from providers.remote import MAX_RESPONSE_BYTES, RemoteProvider, origin
-from providers.typing import Provider, SignRequest
-from signer.app import make_app
-from signer.errors import (
+from providers import registry, xbogus, xgnarly, xttparams
+from providers.config import RemoteConfig
+from providers.errors import (
     ProviderDeclined,
     ProviderError,
     ProviderUnavailable,
     SelfCheckFailed,
     UpstreamError,
 )
+from providers.remote import MAX_RESPONSE_BYTES, RemoteProvider, origin
+from providers.typing import PersonaStore, Provider, SignRequest
+from signer.app import make_app
 from signer.metrics import Metrics
-from signer.settings import RemoteConfig, Settings
+from signer.settings import Settings
+from signer.wiring import persona_from, provider_context
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable
@@ -215,7 +215,7 @@ def metrics() -> Metrics:
 async def make_remote(aiohttp_server: Any, metrics: Metrics) -> AsyncIterator[MakeRemote]:
     """Serve a handler on loopback and start a remote provider pointed at it."""
     started: list[RemoteProvider] = []
-    context = ProviderContext(SETTINGS, PersonaStore(PERSONA), metrics)
+    context = provider_context(SETTINGS, metrics, PersonaStore(PERSONA))
 
     async def make(
         handler: Handler,
@@ -543,7 +543,7 @@ async def test_unreachable_upstream_is_unavailable(unused_tcp_port: int, metrics
     port = unused_tcp_port
     config = RemoteConfig(url=f"http://127.0.0.1:{port}", format="signtok")
     provider = RemoteProvider(
-        "down", config, ProviderContext(SETTINGS, PersonaStore(PERSONA), metrics)
+        "down", config, provider_context(SETTINGS, metrics, PersonaStore(PERSONA))
     )
     await provider.start()
     try:
@@ -805,7 +805,7 @@ async def test_two_remotes_from_the_registry_both_sign(aiohttp_server: Any) -> N
             "up2": RemoteConfig(url=str(carcabot.make_url("")), format="carcabot", api_key=KEY),
         },
     )
-    providers = build_providers(settings, Metrics())
+    providers = registry.build(settings.providers, provider_context(settings, Metrics()))
     assert [provider.name for provider in providers] == ["up1", "up2", "native"]
     for provider in providers:
         await provider.start()
@@ -840,7 +840,7 @@ async def test_our_own_service_is_a_usable_upstream(
     peer = await aiohttp_server(make_app(SETTINGS))
     config = RemoteConfig(url=str(peer.make_url("")), format=fmt)
     provider = RemoteProvider(
-        "peer", config, ProviderContext(SETTINGS, PersonaStore(PERSONA), metrics)
+        "peer", config, provider_context(SETTINGS, metrics, PersonaStore(PERSONA))
     )
     await provider.start()
     try:

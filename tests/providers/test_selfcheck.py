@@ -9,9 +9,9 @@ import pytest
 
 from providers import selfcheck
 from providers.native import NativeProvider
-from providers.persona import PersonaStore, persona_from
-from providers.typing import SignRequest, SignResult
+from providers.typing import PersonaStore, SignRequest, SignResult
 from signer.settings import Settings
+from signer.wiring import persona_from
 
 BODY = '{"a":1}'
 

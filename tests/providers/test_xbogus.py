@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from providers import xbogus
-from signer.errors import TokenDecodeError
+from providers.errors import TokenDecodeError
 from tests.support import load_vectors
 
 SDK_VECTORS: list[dict[str, Any]] = load_vectors("xbogus-sdk.json")["vectors"]

@@ -14,9 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from providers import xgnarly
+from providers.errors import TokenDecodeError
 from providers.gnarly_cipher import KeystreamPool
 from providers.xgnarly import Field
-from signer.errors import TokenDecodeError
 from tests.support import load_vectors
 
 VECTORS = load_vectors("xgnarly-sdk.json")

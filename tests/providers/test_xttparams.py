@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from providers import xttparams
-from signer.errors import TokenDecodeError
+from providers.errors import TokenDecodeError
 
 QUERY = "aid=1988&count=30&msToken=abc"
 # Computed once with this module and pasted in: any change to key, IV, padding or

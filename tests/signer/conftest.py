@@ -6,9 +6,9 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from providers.persona import persona_from
 from signer.app import make_app
 from signer.settings import Settings
+from signer.wiring import persona_from
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable

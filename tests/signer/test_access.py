@@ -15,13 +15,9 @@ import pytest
 import structlog
 from aiohttp import web
 
-from signer.access import (
-    CLIENT,
-    KeyStore,
-    RateLimiter,
-    client_address,
-    make_access_middleware,
-)
+from signer.access.guard import CLIENT, client_address, make_access_middleware
+from signer.access.keys import KeyStore
+from signer.access.ratelimit import RateLimiter
 from signer.cli import main
 from signer.errors import ConfigError, EmptyBody
 from signer.metrics import Metrics

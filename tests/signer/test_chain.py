@@ -8,13 +8,13 @@ import pytest
 import structlog
 
 from providers.fake import Behaviour, FakeProvider
-from providers.persona import persona_from
 from providers.typing import SignRequest
 from signer.cache import SignatureCache
 from signer.chain import Chain
 from signer.errors import AllProvidersFailed, UnknownProvider
 from signer.metrics import Metrics
 from signer.settings import Settings
+from signer.wiring import persona_from
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from providers import sdk
+from providers.errors import ProviderConfigError, SdkFetchFailed, SdkMissing
 from providers.sdk import Pin
 from signer.cli import main
-from signer.errors import ConfigError, SdkFetchFailed, SdkMissing
 from signer.settings import Settings
 from tests.support import REPO
 
@@ -213,7 +213,7 @@ def test_sdk_path_raises_sdk_missing_with_the_fetch_hint(cache: Path) -> None:
     """An absent file is a configuration error telling the operator what to run."""
     with pytest.raises(SdkMissing, match=r"SDK 5\.1\.3 .* run `tiktok-signer sdk fetch`") as info:
         sdk.sdk_path(cache, "5.1.3")
-    assert isinstance(info.value, ConfigError)
+    assert isinstance(info.value, ProviderConfigError)
     assert info.value.details["path"] == str(cache / "webmssdk_5.1.3.js")
 
 
@@ -253,7 +253,7 @@ def test_sdk_path_hashes_an_unchanged_file_once(
 
 def test_sdk_path_refuses_a_version_that_is_not_pinned(cache: Path) -> None:
     """An unknown version is a settings error listing the pinned ones."""
-    with pytest.raises(ConfigError, match=r"no pinned SDK '9\.9'.*5\.1\.3"):
+    with pytest.raises(ProviderConfigError, match=r"no pinned SDK '9\.9'.*5\.1\.3"):
         sdk.sdk_path(cache, "9.9")
 
 
@@ -423,15 +423,15 @@ def test_cli_sdk_fetch_installs_from_npm(
     assert (cli_cache / "webmssdk_5.1.3.js").read_bytes() == FAKE_SDKS["5.1.3"]
 
 
-def test_cli_sdk_fetch_without_npm_exits_1_saying_so(
+def test_cli_sdk_fetch_without_npm_exits_3_saying_so(
     tmp_path: Path,
     cli_cache: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """With no npm on PATH, ``sdk fetch`` exits 1 and says npm is missing."""
+    """With no npm on PATH, ``sdk fetch`` could not run (exit 3) and says npm is missing."""
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
-    assert main(["sdk", "fetch"]) == 1
+    assert main(["sdk", "fetch"]) == 3
     assert "sdk fetch failed: npm is not installed" in capsys.readouterr().err
     assert not cli_cache.exists()
 
