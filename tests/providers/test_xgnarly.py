@@ -438,7 +438,7 @@ SESSION = st.fixed_dictionaries(
     key=st.binary(min_size=48, max_size=48),
 )
 def test_session_record_equals_build_fields(
-    texts: tuple[str, str, str], session: dict[str, Any], request: dict[str, int], key: bytes
+    texts: tuple[str, str, str], session: dict[str, Any], request: dict[str, Any], key: bytes
 ) -> None:
     """The prepared session layout gives byte for byte what build_fields + encode_fields give."""
     order = xgnarly.random_order(random.Random(session.pop("seed")))
@@ -446,7 +446,10 @@ def test_session_record_equals_build_fields(
         order = tuple(i for i in order if i != 10)
     record = xgnarly.SessionRecord(order=order, **session)
     fast = record.encode(*texts, key=key, **request)
-    fields = xgnarly.build_fields(*texts, order=order, **session, **request)
+    query, body, user_agent = texts
+    fields = xgnarly.build_fields(
+        query=query, body=body, user_agent=user_agent, order=order, **session, **request
+    )
     assert fast == xgnarly.encode_fields(fields, key=key)
 
 

@@ -172,7 +172,7 @@ def test_workers_share_the_port_and_the_metrics(tmp_path: Path) -> None:
     service = Service(tmp_path, SIGNER_WORKERS="2")
     try:
         wait_ready(service.base, service.process)
-        pids = set()
+        pids: set[int] = set()
         deadline = time.monotonic() + 20
         count = 0
         while len(pids) < 2 and time.monotonic() < deadline:
