@@ -1,7 +1,8 @@
 """The operator API under ``/admin``: present only when ``SIGNER_ADMIN_KEY`` is set.
 
 The key comes in ``X-Admin-Key`` or ``Authorization: Bearer <key>``; a client key is
-never enough. Every change is logged and listed in ``/admin/state`` and ``/health``.
+never enough. Every change goes through the shared state (so it holds on every worker and
+replica before the call answers), is logged and listed in ``/admin/state`` and ``/health``.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ import orjson
 from aiohttp import web
 
 from signer.access.guard import presented_key
-from signer.app_keys import CHAIN, CONTROL
+from signer.access.keys import key_bytes
+from signer.app_keys import CHAIN, STATE
 from signer.errors import AdminUnauthorized, BadRequest
 from signer.inputs import parse_json_object, read_body
+from signer.state.operator import Note, SetMaintenance, SetProviders
 
 if TYPE_CHECKING:
     from pydantic import SecretStr
@@ -29,9 +32,23 @@ def _json(payload: dict[str, Any], status: int = 200) -> web.Response:
     return web.Response(status=status, body=orjson.dumps(payload), content_type="application/json")
 
 
+class AdminGroup:
+    """The /admin routes, a sub-application behind the admin key (absent without one)."""
+
+    name = "admin"
+
+    def __init__(self, admin_key: SecretStr | None) -> None:
+        self._admin_key = admin_key
+
+    def register(self, app: web.Application) -> None:
+        """Mount /admin when an admin key is configured."""
+        if self._admin_key is not None:
+            app.add_subapp("/admin", make_admin_app(self._admin_key))
+
+
 def make_admin_app(admin_key: SecretStr) -> web.Application:
     """The /admin sub-application, guarded by the admin key."""
-    expected = admin_key.get_secret_value().encode()
+    expected = key_bytes(admin_key.get_secret_value())
 
     @web.middleware
     async def require_admin(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -41,7 +58,7 @@ def make_admin_app(admin_key: SecretStr) -> web.Application:
                 "send the admin key in X-Admin-Key or Authorization: Bearer",
                 headers={"WWW-Authenticate": "Bearer"},
             )
-        if not hmac.compare_digest(key.encode(), expected):
+        if not hmac.compare_digest(key_bytes(key), expected):
             raise AdminUnauthorized("wrong admin key", headers={"WWW-Authenticate": "Bearer"})
         return await handler(request)
 
@@ -59,20 +76,21 @@ def make_admin_app(admin_key: SecretStr) -> web.Application:
 
 def state_view(request: web.Request) -> dict[str, Any]:
     """Providers in order with their switch and breaker, maintenance, recent changes."""
-    chain = request.config_dict[CHAIN]
-    control = request.config_dict[CONTROL]
+    operator = request.config_dict[STATE].operator
     return {
         "providers": [
             {
-                "name": entry.provider.name,
-                "enabled": entry.enabled,
-                "breaker": entry.breaker.snapshot(),
-                "state": entry.provider.health().state,
+                "name": status.name,
+                "enabled": status.enabled,
+                "breaker": status.breaker,
+                "state": status.health.state,
+                "last_error": status.health.last_error,
+                "details": status.health.details,
             }
-            for entry in chain.entries
+            for status in request.config_dict[CHAIN].status()
         ],
-        "maintenance": control.maintenance_view(),
-        "changes": list(control.changes),
+        "maintenance": operator.maintenance.view(),
+        "changes": list(operator.changes),
     }
 
 
@@ -101,24 +119,18 @@ async def maintenance(request: web.Request) -> web.Response:
         or not 1 <= retry_after <= 86400
     ):
         raise BadRequest("'retry_after_s' must be a whole number of seconds, 1 to 86400")
-    request.config_dict[CONTROL].set_maintenance(
-        enabled=enabled, reason=reason, retry_after_s=retry_after
+    await request.config_dict[STATE].change(
+        SetMaintenance(enabled=enabled, reason=reason, retry_after_s=retry_after)
     )
     return _json(state_view(request))
 
 
 async def providers(request: web.Request) -> web.Response:
-    """POST /admin/providers {"order": [names], "disabled"?: [names]}."""
+    """POST /admin/providers {"order": [names], "disabled"?: [names]}: checked whole first."""
     data = await _body(request)
     order = _names(data, "order", None)
     disabled = _names(data, "disabled", [])
-    chain = request.config_dict[CHAIN]
-    before = (chain.names, [e.provider.name for e in chain.entries if not e.enabled])
-    chain.reorder(order, disabled)
-    after = (chain.names, [e.provider.name for e in chain.entries if not e.enabled])
-    request.config_dict[CONTROL].record(
-        "providers", order=after[0], disabled=after[1], previous_order=before[0]
-    )
+    await request.config_dict[STATE].change(SetProviders(tuple(order), tuple(disabled)))
     return _json(state_view(request))
 
 
@@ -136,5 +148,5 @@ async def restart(request: web.Request) -> web.Response:
     await provider.aclose()
     await provider.start()
     entry.breaker.reset()
-    request.config_dict[CONTROL].record("restart", provider=provider.name)
+    await request.config_dict[STATE].change(Note("restart", (("provider", provider.name),)))
     return _json(state_view(request))

@@ -5,27 +5,45 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
+import aiohttp
 import structlog
 from aiohttp import web
 
 from providers import registry
-from signer.access.guard import make_access_middleware
-from signer.admin import make_admin_app
-from signer.app_keys import CHAIN, CONTROL, METRICS, PARSER, SETTINGS, STARTED_AT
+from providers.typing import PersonaStore
+from signer.access.guard import Guard
+from signer.access.ratelimit import RateLimiter
+from signer.admin import AdminGroup
+from signer.app_keys import (
+    CHAIN,
+    ENVELOPES,
+    GUARD,
+    HTTP,
+    METRICS,
+    PARSER,
+    PERSONAS,
+    SETTINGS,
+    STARTED_AT,
+    STATE,
+)
 from signer.cache import SignatureCache
 from signer.chain import Chain
-from signer.control import Control
 from signer.inputs import RequestParser
 from signer.metrics import Metrics
 from signer.middleware import make_edge_middleware
-from signer.routes import routes
-from signer.wiring import provider_context
+from signer.routes import PUBLIC, SIGN
+from signer.state import operator
+from signer.state.memory import MemoryState
+from signer.wiring import persona_from, provider_context
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Sequence
 
     from providers.typing import Provider
+    from signer.middleware import Envelope
     from signer.settings import Settings
+    from signer.state import SharedState
+    from signer.state.relay import Relay
 
 log = structlog.get_logger("signer.app")
 
@@ -35,38 +53,74 @@ def make_app(
     providers: Sequence[Provider] | None = None,
     *,
     metrics: Metrics | None = None,
+    state: SharedState | None = None,
+    relay: Relay | None = None,
 ) -> web.Application:
-    """Build the app; ``providers`` replaces the configured ones (tests inject fakes)."""
+    """Build the app; ``providers`` replaces the configured ones (tests inject fakes).
+
+    ``state`` replaces the in-process shared state; ``relay`` connects the in-process one
+    to the supervisor's (several workers).
+    """
     metrics = metrics or Metrics()
+    personas = PersonaStore(persona_from(settings))
     chain_providers = (
         list(providers)
         if providers is not None
-        else registry.build(settings.providers, provider_context(settings, metrics))
+        else registry.build(settings.providers, provider_context(settings, metrics, personas))
     )
-    # The edge first: it renders the access errors (401, 429) and logs the client's name.
-    middlewares = [make_edge_middleware(metrics)]
-    access = make_access_middleware(settings, metrics)
-    if access is not None:
-        middlewares.append(access)
-    app = web.Application(middlewares=middlewares, client_max_size=settings.max_body_bytes)
+    if state is None:
+        state = MemoryState(
+            relay.initial
+            if relay is not None
+            else operator.initial([p.name for p in chain_providers]),
+            limiter=RateLimiter.from_settings(settings),
+            cache=SignatureCache(settings.cache_ttl_s, settings.cache_max_entries),
+            relay=relay,
+        )
+    envelopes: dict[str, Envelope] = {}
+    app = web.Application(
+        middlewares=[make_edge_middleware(metrics, envelopes)],
+        client_max_size=settings.max_body_bytes,
+    )
     app[SETTINGS] = settings
     app[METRICS] = metrics
+    app[STATE] = state
+    app[PERSONAS] = personas
+    app[ENVELOPES] = envelopes
+    app[GUARD] = Guard.from_settings(settings, state, metrics)
     app[CHAIN] = Chain(
         chain_providers,
+        state,
         metrics,
         settings.sign_timeout_s,
         breaker_failures=settings.breaker_failures,
         breaker_cooldown_s=settings.breaker_cooldown_s,
-        cache=SignatureCache(settings.cache_ttl_s, settings.cache_max_entries),
+        cache=settings.cache_ttl_s > 0,
     )
-    app[CONTROL] = Control()
     app[PARSER] = RequestParser(settings)
     app[STARTED_AT] = time.monotonic()
-    app.add_routes(routes)
-    if settings.admin_key is not None:
-        app.add_subapp("/admin", make_admin_app(settings.admin_key))
+    for group in (PUBLIC, SIGN, AdminGroup(settings.admin_key)):
+        group.register(app)
+    app.cleanup_ctx.append(_state_lifecycle)
+    app.cleanup_ctx.append(_http_session)
     app.cleanup_ctx.append(_providers_lifecycle)
     return app
+
+
+async def _state_lifecycle(app: web.Application) -> AsyncIterator[None]:
+    """Connect the shared state (the relay to the supervisor) before serving; close after."""
+    state = app[STATE]
+    await state.start()
+    yield
+    await state.aclose()
+
+
+async def _http_session(app: web.Application) -> AsyncIterator[None]:
+    """One HTTP client session for calling TikTok, closed with the app."""
+    # Requests to TikTok carry the client's user agent, never one of ours.
+    async with aiohttp.ClientSession() as session:
+        app[HTTP] = session
+        yield
 
 
 async def _providers_lifecycle(app: web.Application) -> AsyncIterator[None]:

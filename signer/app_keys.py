@@ -2,17 +2,33 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+import aiohttp
 from aiohttp import web
 
+from providers.typing import PersonaStore
+from signer.access.guard import Guard
 from signer.chain import Chain
-from signer.control import Control
 from signer.inputs import RequestParser
 from signer.metrics import Metrics
 from signer.settings import Settings
+from signer.state import SharedState
+
+if TYPE_CHECKING:
+    from signer.middleware import Envelope
 
 SETTINGS = web.AppKey("settings", Settings)
 CHAIN = web.AppKey("chain", Chain)
 METRICS = web.AppKey("metrics", Metrics)
 PARSER = web.AppKey("parser", RequestParser)
 STARTED_AT = web.AppKey("started_at", float)
-CONTROL = web.AppKey("control", Control)
+#: Operator state, rate-limit counters and the signature cache (signer.state).
+STATE = web.AppKey("state", SharedState)
+GUARD = web.AppKey("guard", Guard)
+#: The persona every provider signs as (the browser publishes what it observes to it).
+PERSONAS = web.AppKey("personas", PersonaStore)
+#: One HTTP client session for calling TikTok (opened and closed with the app).
+HTTP = web.AppKey("http", aiohttp.ClientSession)
+#: The error envelope of each route, by its canonical path (filled by the route groups).
+ENVELOPES: web.AppKey[dict[str, Envelope]] = web.AppKey("envelopes", dict)

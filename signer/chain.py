@@ -2,7 +2,8 @@
 
 Each provider has a circuit breaker (``signer.breaker``) and the sign timeout. A provider
 that *declines* a request (it does not sign that kind) is skipped without counting as a
-failure. Operators reorder, disable and restart providers at run time (``/admin``).
+failure. The order and the switches are operator state (``signer.state``): the chain follows
+every change, whichever worker or replica it was made through.
 """
 
 from __future__ import annotations
@@ -17,14 +18,17 @@ import structlog
 from providers import selfcheck
 from providers.errors import ProviderDeclined, ProviderError
 from signer.breaker import Breaker
-from signer.cache import SignatureCache, cache_key
-from signer.errors import AllProvidersFailed, BadRequest, UnknownProvider
+from signer.cache import cache_key
+from signer.errors import AllProvidersFailed, UnknownProvider
+from signer.status import ProviderStatus
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
-    from providers.typing import Provider, ProviderHealth, SignRequest, SignResult
+    from providers.typing import Provider, SignRequest, SignResult
     from signer.metrics import Metrics
+    from signer.state import SharedState
+    from signer.state.operator import OperatorState
 
 log = structlog.get_logger("signer.chain")
 
@@ -53,11 +57,10 @@ class Signed:
 
 @dataclass(slots=True)
 class Entry:
-    """A provider in the chain, with its breaker and whether it is switched on."""
+    """A provider in the chain, with its breaker."""
 
     provider: Provider
     breaker: Breaker
-    enabled: bool = True
 
 
 class Chain:
@@ -66,32 +69,45 @@ class Chain:
     def __init__(
         self,
         providers: Sequence[Provider],
+        state: SharedState,
         metrics: Metrics,
         timeout_s: float,
         *,
         breaker_failures: int = 5,
         breaker_cooldown_s: float = 30.0,
-        cache: SignatureCache | None = None,
+        cache: bool = False,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.entries = [
-            Entry(provider, Breaker(breaker_failures, breaker_cooldown_s, clock))
+        self._by_name = {
+            provider.name: Entry(provider, Breaker(breaker_failures, breaker_cooldown_s, clock))
             for provider in providers
-        ]
-        self._by_name = {entry.provider.name: entry for entry in self.entries}
+        }
+        self._state = state
         self._metrics = metrics
         self._timeout_s = timeout_s
-        self.cache = cache if cache is not None else SignatureCache(0, 1)
+        #: Whether the signature cache is on (it lives in the shared state).
+        self.cache = cache
+        self._active: list[Entry] = []
+        self._follow(state.operator)
+        state.subscribe(self._follow)
+
+    def _follow(self, operator: OperatorState) -> None:
+        """Take the operator's order and switches (precomputed: read on every request)."""
+        self._active = [
+            self._by_name[name]
+            for name in operator.order
+            if name in self._by_name and operator.enabled(name)
+        ]
 
     @property
     def providers(self) -> list[Provider]:
         """Every provider, in the current order (enabled or not)."""
-        return [entry.provider for entry in self.entries]
+        return [self._by_name[name].provider for name in self.names]
 
     @property
     def names(self) -> list[str]:
         """Provider names in the current order."""
-        return [entry.provider.name for entry in self.entries]
+        return [name for name in self._state.operator.order if name in self._by_name]
 
     def entry(self, name: str) -> Entry:
         """The chain entry of a provider; UnknownProvider when it is not configured."""
@@ -102,23 +118,18 @@ class Chain:
             )
         return found
 
-    def health(self) -> list[ProviderHealth]:
-        """Every provider's health, in order."""
-        return [entry.provider.health() for entry in self.entries]
-
-    def reorder(self, order: Sequence[str], disabled: Sequence[str] = ()) -> None:
-        """New fallback order (unlisted providers keep their relative place at the end)."""
-        listed = [self.entry(name) for name in order]
-        for name in disabled:
-            self.entry(name)
-        if len({entry.provider.name for entry in listed}) != len(listed):
-            raise BadRequest("a provider is listed twice in 'order'")
-        rest = [entry for entry in self.entries if entry not in listed]
-        self.entries = listed + rest
-        for entry in self.entries:
-            entry.enabled = entry.provider.name not in disabled
-        if not any(entry.enabled for entry in self.entries):
-            raise BadRequest("at least one provider must stay enabled")
+    def status(self) -> list[ProviderStatus]:
+        """Every provider in the current order: switch, breaker and health."""
+        operator = self._state.operator
+        return [
+            ProviderStatus(
+                name=name,
+                enabled=operator.enabled(name),
+                breaker=self._by_name[name].breaker.snapshot(),
+                health=self._by_name[name].provider.health(),
+            )
+            for name in self.names
+        ]
 
     async def sign(self, request: SignRequest, only: str | None = None) -> Signed:
         """Sign with the first provider that succeeds; raise when all of them fail.
@@ -126,13 +137,13 @@ class Chain:
         ``only`` names one provider that signs alone, breaker and switch notwithstanding
         (for probes and operators); the cache is not used then.
         """
-        use_cache = only is None and self.cache.enabled
+        use_cache = only is None and self.cache
         if use_cache:
-            cached = self.cache.get(cache_key(request))
+            cached = await self._state.cache_get(cache_key(request))
             self._metrics.cache_lookup(hit=cached is not None)
             if cached is not None:
                 return Signed(cached, (), cached=True)
-        entries = [self.entry(only)] if only is not None else self.entries
+        entries = [self.entry(only)] if only is not None else self._active
         attempts: list[Attempt] = []
         for entry in entries:
             if only is None and not self._may_try(entry, attempts):
@@ -141,7 +152,7 @@ class Chain:
             attempts.append(attempt)
             if result is not None:
                 if use_cache:
-                    self.cache.put(cache_key(request), result)
+                    await self._state.cache_put(cache_key(request), result)
                 return Signed(result, tuple(attempts))
         causes = [
             {"provider": attempt.provider, "code": attempt.code, "message": attempt.cause}
@@ -151,9 +162,7 @@ class Chain:
         raise AllProvidersFailed(f"every provider failed ({summary})", causes=causes)
 
     def _may_try(self, entry: Entry, attempts: list[Attempt]) -> bool:
-        """Switched on and its breaker lets the call through (else noted as an attempt)."""
-        if not entry.enabled:
-            return False
+        """Its breaker lets the call through (else noted as an attempt)."""
         if entry.breaker.state == "closed" or entry.breaker.allow():
             return True
         wait = entry.breaker.retry_in_s()

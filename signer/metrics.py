@@ -16,7 +16,8 @@ from signer import __version__
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from providers.typing import ProviderHealth
+    from signer.state.operator import OperatorState
+    from signer.status import ProviderStatus
 
 LATENCY_BUCKETS = (
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
@@ -174,12 +175,6 @@ class Metrics:
         """Count one cache lookup."""
         self.cache_lookups.labels("hit" if hit else "miss").inc()
 
-    def set_breaker_states(self, states: dict[str, str]) -> None:
-        """Refresh the breaker gauge: provider name -> breaker state (at scrape time)."""
-        for provider, current in states.items():
-            for state in ("closed", "open", "half_open"):
-                self.breaker_state.labels(provider, state).set(1 if current == state else 0)
-
     def self_check_failed(self, provider: str) -> None:
         """Count one signature that failed its self-check."""
         self.self_check_failures.labels(provider).inc()
@@ -188,12 +183,17 @@ class Metrics:
         """Count one browser pool event."""
         self.browser_events.labels(event).inc()
 
-    def set_provider_states(self, states: list[ProviderHealth]) -> None:
-        """Refresh the state gauges from the providers' health (called at scrape time)."""
-        for health in states:
+    def set_status(self, statuses: list[ProviderStatus], operator: OperatorState) -> None:
+        """Refresh the state gauges from the chain's status view (called at scrape time)."""
+        for status in statuses:
+            health = status.health
             for state in _STATES:
-                self.provider_state.labels(health.name, state).set(
+                self.provider_state.labels(status.name, state).set(
                     1 if health.state == state else 0
+                )
+            for state in ("closed", "open", "half_open"):
+                self.breaker_state.labels(status.name, state).set(
+                    1 if status.breaker["state"] == state else 0
                 )
             details = health.details
             if "pages_ready" in details:
@@ -201,6 +201,7 @@ class Metrics:
                 self.browser_pages.labels("ready").set(details["pages_ready"])
                 self.browser_pages.labels("busy").set(details["pages_busy"])
                 self.browser_queue.set(details["queue"])
+        self.maintenance.set(1 if operator.maintenance.enabled else 0)
 
     def auth_failed(self, reason: str) -> None:
         """Count one sign request refused for its key (``missing_api_key``, ``invalid_api_key``)."""

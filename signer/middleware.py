@@ -20,13 +20,15 @@ from signer.errors import SignerError, provider_error_status
 from signer.logs import REQUEST_ID as CURRENT_REQUEST_ID
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Awaitable, Callable, Mapping
 
     from aiohttp.typedefs import Middleware
 
     from signer.metrics import Metrics
 
     Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+    #: Renders an error: (HTTP status, code, message, details) -> body bytes.
+    Envelope = Callable[[int, str, str, Mapping[str, Any]], bytes]
 
 log = structlog.get_logger("signer.http")
 
@@ -53,23 +55,29 @@ _HTTP_CODES = {
 }
 
 
-def error_body(code: str, message: str, **details: Any) -> bytes:
-    """The JSON error body every route answers with."""
+def standard_envelope(_status: int, code: str, message: str, details: Mapping[str, Any]) -> bytes:
+    """The error body of most routes: ``{"status": "error", "error": {"code", "message"}}``."""
     error: dict[str, Any] = {"code": code, "message": message}
     error.update(details)
     return orjson.dumps({"status": "error", "error": error})
 
 
-def error_response(status: int, code: str, message: str, **details: Any) -> web.Response:
-    """A JSON error response."""
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    envelope: Envelope = standard_envelope,
+    **details: Any,
+) -> web.Response:
+    """A JSON error response in ``envelope``."""
     return web.Response(
         status=status,
-        body=error_body(code, message, **details),
+        body=envelope(status, code, message, details),
         content_type="application/json",
     )
 
 
-def _from_http_exception(exc: web.HTTPException) -> web.Response:
+def _from_http_exception(exc: web.HTTPException, envelope: Envelope) -> web.Response:
     status = exc.status
     code = _HTTP_CODES.get(status, "http_error")
     if status == 404:
@@ -80,14 +88,17 @@ def _from_http_exception(exc: web.HTTPException) -> web.Response:
         message = "the body is over the size limit"
     else:
         message = exc.reason
-    response = error_response(status, code, message)
+    response = error_response(status, code, message, envelope)
     if "Allow" in exc.headers:
         response.headers["Allow"] = exc.headers["Allow"]
     return response
 
 
-def make_edge_middleware(metrics: Metrics) -> Middleware:
-    """Build the middleware bound to one app's metrics."""
+def make_edge_middleware(
+    metrics: Metrics, envelopes: Mapping[str, Envelope] | None = None
+) -> Middleware:
+    """Build the middleware bound to one app's metrics and its routes' error envelopes."""
+    envelopes = envelopes if envelopes is not None else {}
 
     @web.middleware
     async def edge(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -100,19 +111,30 @@ def make_edge_middleware(metrics: Metrics) -> Middleware:
             try:
                 response = await handler(request)
             except SignerError as exc:
-                response = error_response(exc.status, exc.code, exc.message, **exc.details)
+                envelope = envelopes.get(_route(request), standard_envelope)
+                response = error_response(
+                    exc.status, exc.code, exc.message, envelope, **exc.details
+                )
                 response.headers.update(exc.headers)
             except ProvidersError as exc:  # e.g. an operator's restart that cannot start
-                response = error_response(provider_error_status(exc.code), exc.code, exc.message)
+                envelope = envelopes.get(_route(request), standard_envelope)
+                status = provider_error_status(exc.code)
+                response = error_response(status, exc.code, exc.message, envelope)
             except web.HTTPException as exc:
-                response = _from_http_exception(exc)
+                response = _from_http_exception(
+                    exc, envelopes.get(_route(request), standard_envelope)
+                )
             except Exception:
                 log.exception("unhandled_error", path=request.path)
-                response = error_response(500, "internal_error", "the service failed; see its log")
+                response = error_response(
+                    500,
+                    "internal_error",
+                    "the service failed; see its log",
+                    envelopes.get(_route(request), standard_envelope),
+                )
             response.headers[REQUEST_ID] = request_id
             seconds = time.perf_counter() - started
-            resource = request.match_info.route.resource
-            route = resource.canonical if resource is not None else "unmatched"
+            route = _route(request)
             metrics.observe_request(route, request.method, response.status, seconds)
             fields = request.get(LOG_FIELDS, {})
             log.info(
@@ -129,3 +151,9 @@ def make_edge_middleware(metrics: Metrics) -> Middleware:
         return response
 
     return edge
+
+
+def _route(request: web.Request) -> str:
+    """The canonical path of the route that matched (``unmatched`` for none)."""
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else "unmatched"

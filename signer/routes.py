@@ -1,4 +1,4 @@
-"""Handlers of the public routes: ``/health``, ``/signature``, ``/sign``, ``/metrics``."""
+"""The public route groups: ``/signature`` and ``/sign`` (guarded), ``/health`` and ``/metrics``."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from signer import __version__
-from signer.app_keys import CHAIN, CONTROL, METRICS, PARSER, STARTED_AT
-from signer.errors import Maintenance
+from signer.app_keys import CHAIN, METRICS, PARSER, STARTED_AT, STATE
+from signer.groups import RouteGroup
 from signer.inputs import read_body
 from signer.middleware import LOG_FIELDS
 
@@ -20,21 +20,12 @@ if TYPE_CHECKING:
     from providers.typing import SignRequest, SignResult
     from signer.chain import Signed
 
-routes = web.RouteTableDef()
+sign_routes = web.RouteTableDef()
+public_routes = web.RouteTableDef()
 
 
 def _json(payload: dict[str, Any], status: int = 200) -> web.Response:
     return web.Response(status=status, body=orjson.dumps(payload), content_type="application/json")
-
-
-def check_maintenance(request: web.Request) -> None:
-    """Raise the 503 of maintenance mode (with Retry-After) while an operator has it on."""
-    maintenance = request.app[CONTROL].maintenance
-    if maintenance.enabled:
-        message = "the service is in maintenance" + (
-            f": {maintenance.reason}" if maintenance.reason else ""
-        )
-        raise Maintenance(message, headers={"Retry-After": str(maintenance.retry_after_s)})
 
 
 async def _sign(
@@ -74,42 +65,34 @@ def render_signed(result: SignResult, started: float) -> web.Response:
     )
 
 
-@routes.post("/signature")
+@sign_routes.post("/signature")
 async def signature(request: web.Request) -> web.Response:
     """SignTok (text/plain URL) and carcabot (JSON ``{url, userAgent?}``) compatible."""
     started = time.perf_counter()
-    check_maintenance(request)
     parser = request.app[PARSER]
     body = await read_body(request, parser.max_body)
     sign_request = parser.signature_body(body, request.content_type)
     return await _sign(request, sign_request, None, started)
 
 
-@routes.post("/sign")
+@sign_routes.post("/sign")
 async def sign(request: web.Request) -> web.Response:
     """Our own JSON API: URL, method, body, user agent, msToken, optional provider."""
     started = time.perf_counter()
-    check_maintenance(request)
     parser = request.app[PARSER]
     body = await read_body(request, parser.max_body)
     sign_request, only = parser.sign_body(body, request.content_type)
     return await _sign(request, sign_request, only, started)
 
 
-@routes.get("/health")
+@public_routes.get("/health")
 async def health(request: web.Request) -> web.Response:
     """Overall status and each provider's state; 503 when nothing can sign."""
-    chain = request.app[CHAIN]
-    control = request.app[CONTROL]
-    entries = chain.entries
-    states = [entry.provider.health() for entry in entries]
-    usable = [
-        state.state in {"ready", "degraded"} and entry.enabled and entry.breaker.state != "open"
-        for entry, state in zip(entries, states, strict=True)
-    ]
-    if all(usable) and all(state.state == "ready" for state in states):
+    statuses = request.app[CHAIN].status()
+    operator = request.app[STATE].operator
+    if all(s.usable and s.health.state == "ready" for s in statuses):
         status = "ok"
-    elif any(usable):
+    elif any(s.usable for s in statuses):
         status = "degraded"
     else:
         status = "down"
@@ -120,33 +103,34 @@ async def health(request: web.Request) -> web.Response:
             "uptime_s": round(time.monotonic() - request.app[STARTED_AT], 3),
             "providers": [
                 {
-                    "name": state.name,
-                    "state": state.state,
-                    "enabled": entry.enabled,
-                    "breaker": entry.breaker.state,
-                    "last_error": state.last_error,
-                    **state.details,
+                    "name": s.name,
+                    "state": s.health.state,
+                    "enabled": s.enabled,
+                    "breaker": s.breaker["state"],
+                    "last_error": s.health.last_error,
+                    **s.health.details,
                 }
-                for entry, state in zip(entries, states, strict=True)
+                for s in statuses
             ],
-            "maintenance": control.maintenance.enabled,
-            "maintenance_reason": control.maintenance.reason,
-            "changes": list(control.changes)[-10:],
+            "maintenance": operator.maintenance.enabled,
+            "maintenance_reason": operator.maintenance.reason,
+            "changes": list(operator.changes[-10:]),
             "pid": os.getpid(),
         },
         status=503 if status == "down" else 200,
     )
 
 
-@routes.get("/metrics")
+@public_routes.get("/metrics")
 async def metrics(request: web.Request) -> web.Response:
     """Prometheus text exposition of this app's registry."""
     app_metrics = request.app[METRICS]
-    chain = request.app[CHAIN]
-    app_metrics.set_provider_states(chain.health())
-    app_metrics.set_breaker_states({e.provider.name: e.breaker.state for e in chain.entries})
-    app_metrics.maintenance.set(1 if request.app[CONTROL].maintenance.enabled else 0)
+    app_metrics.set_status(request.app[CHAIN].status(), request.app[STATE].operator)
     response = web.Response(body=app_metrics.exposition())
     response.content_type = CONTENT_TYPE_LATEST.split(";", 1)[0]
     response.charset = "utf-8"
     return response
+
+
+SIGN = RouteGroup("sign", sign_routes, guarded=True)
+PUBLIC = RouteGroup("public", public_routes)

@@ -92,6 +92,9 @@ class Settings(BaseModel):
     api_keys: CommaList = ()
     rate_limit_rps: float | None = Field(None, gt=0, le=1_000_000)
     rate_limit_burst: int | None = Field(None, ge=1, le=1_000_000)
+    rate_limit_per_minute: int | None = Field(None, ge=1, le=100_000_000)
+    rate_limit_per_hour: int | None = Field(None, ge=1, le=100_000_000)
+    rate_limit_per_day: int | None = Field(None, ge=1, le=100_000_000)
 
     # -- what may be signed
     providers: CommaList = ("browser", "native")

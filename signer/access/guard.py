@@ -1,40 +1,43 @@
-"""The guard of the sign routes: client key first, then the rate limit.
+"""The guard of every signing route: client key, then rate limit, then maintenance.
 
 A client sends its key in ``X-Api-Key`` or ``Authorization: Bearer``; the admin key is not a
-client key. ``SIGNER_RATE_LIMIT_RPS`` and ``SIGNER_RATE_LIMIT_BURST`` give each client (its
-key's name, or its address when keys are off) a token bucket; past it the answer is a 429
-with ``RateLimit-*`` and ``Retry-After``.
+client key. The rate limits (``SIGNER_RATE_LIMIT_*``) count per client (its key's name, or its
+address when keys are off); past them the answer is a 429 with ``RateLimit-*`` and
+``Retry-After``. While an operator has maintenance on, the answer is a 503 with
+``Retry-After``. A request that brings the admin key in ``X-Admin-Key`` passes without a
+client key, is not rate limited and is served during maintenance (the monitor's probes).
 """
 
 from __future__ import annotations
 
+import hmac
 import ipaddress
-import time
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING
 
 import structlog
 from aiohttp import web
 
-from signer.access.keys import KeyStore
+from signer.access.keys import KeyStore, key_bytes
 from signer.access.ratelimit import RateLimiter
-from signer.errors import InvalidApiKey, MissingApiKey, RateLimited, SignerError
+from signer.errors import InvalidApiKey, Maintenance, MissingApiKey, RateLimited, SignerError
 from signer.middleware import LOG_FIELDS
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from pydantic import SecretStr
 
-    from signer.access.ratelimit import Clock
     from signer.metrics import Metrics
     from signer.middleware import Handler
     from signer.settings import Settings
+    from signer.state import SharedState
 
 log = structlog.get_logger("signer.access")
 
 API_KEY_HEADER = "X-Api-Key"
-#: The routes a client key and the rate limit guard, by their canonical path.
-SIGN_ROUTES = frozenset({"/signature", "/sign"})
+ADMIN_KEY_HEADER = "X-Admin-Key"
 #: The client's name (never its key), for handlers and the request's log line.
 CLIENT = web.RequestKey("client", str)
+#: True on a request that brought the admin key (it may pin any provider).
+ADMIN = web.RequestKey("admin", bool)
 
 
 def client_address(remote: str | None) -> str:
@@ -64,57 +67,87 @@ def presented_key(request: web.Request, header: str = API_KEY_HEADER) -> str | N
     return token.strip() or None
 
 
-class AccessControl:
-    """The middleware guarding the sign routes: client key first, then the rate limit.
-
-    Other routes (``/health``, ``/metrics``, ``/admin``) pass untouched. ``protected`` holds
-    the guarded routes' canonical paths (``SIGN_ROUTES`` plus, e.g., the Euler routes).
-    """
-
-    __middleware_version__: ClassVar[int] = 1  # aiohttp: a new-style middleware
+class Guard:
+    """Wraps the handlers of guarded route groups (see :meth:`protect`)."""
 
     def __init__(
         self,
         keys: KeyStore,
-        limiter: RateLimiter | None,
+        limits: str | None,
+        state: SharedState,
         metrics: Metrics,
-        protected: Iterable[str] = SIGN_ROUTES,
+        admin_key: SecretStr | None = None,
     ) -> None:
         self.keys = keys
-        self.limiter = limiter
-        self.protected = frozenset(protected)
+        #: The rate limits in words (for a 429's message); None when there are none.
+        self.limits = limits
+        self._state = state
         self._metrics = metrics
+        self._admin_key = None if admin_key is None else key_bytes(admin_key.get_secret_value())
 
-    async def __call__(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        """Authenticate and rate-limit a request to a protected route, then handle it."""
-        resource = request.match_info.route.resource
-        if resource is None or resource.canonical not in self.protected:
-            return await handler(request)
-        client = self._authenticate(request) if self.keys.enabled else None
-        try:
-            decision = None
-            if self.limiter is not None:
-                decision = self.limiter.check(client or client_address(request.remote))
-                if not decision.allowed:
-                    self._metrics.rate_limited()
-                    raise RateLimited(
-                        f"rate limit reached ({self.limiter.rps:g} requests a second, bursts "
-                        f"of {self.limiter.burst}); retry in {decision.retry_after_s} s",
-                        headers=decision.headers(),
-                        retry_after_s=decision.retry_after_s,
-                    )
+    @classmethod
+    def from_settings(cls, settings: Settings, state: SharedState, metrics: Metrics) -> Guard:
+        """The guard for these settings (the counters themselves live in ``state``).
+
+        Raises :class:`ConfigError` for a missing or bad keys file (naming the line, never
+        a key) or a bad limit setting.
+        """
+        keys = KeyStore.from_settings(settings)
+        limiter = RateLimiter.from_settings(settings)
+        _log_configuration(settings, keys, limiter)
+        limits = None if limiter is None else limiter.describe()
+        return cls(keys, limits, state, metrics, settings.admin_key)
+
+    def is_admin(self, request: web.Request) -> bool:
+        """Whether the request brings the admin key in ``X-Admin-Key``."""
+        presented = request.headers.get(ADMIN_KEY_HEADER)
+        if self._admin_key is None or not presented:
+            return False
+        return hmac.compare_digest(key_bytes(presented.strip()), self._admin_key)
+
+    def protect(self, handler: Handler) -> Handler:
+        """``handler`` behind the client key, the rate limit and maintenance mode."""
+
+        async def guarded(request: web.Request) -> web.StreamResponse:
+            if self._admin_key is not None and self.is_admin(request):
+                request[ADMIN] = True
+                return await handler(request)
+            client = self._authenticate(request) if self.keys.enabled else None
             try:
-                response = await handler(request)
-            except SignerError as exc:  # a refused request still shows what is left
-                if decision is not None:
-                    exc.headers = {**decision.headers(), **exc.headers}
-                raise
-        finally:
-            if client is not None:
-                request[LOG_FIELDS] = {**request.get(LOG_FIELDS, {}), "client": client}
-        if decision is not None and not response.prepared:
-            response.headers.update(decision.headers())
-        return response
+                decision = None
+                if self.limits is not None:
+                    decision = await self._state.hit(client or client_address(request.remote))
+                    if not decision.allowed:
+                        self._metrics.rate_limited()
+                        raise RateLimited(
+                            f"rate limit reached ({self.limits}); "
+                            f"retry in {decision.retry_after_s} s",
+                            headers=decision.headers(),
+                            retry_after_s=decision.retry_after_s,
+                        )
+                try:
+                    self._check_maintenance()
+                    response = await handler(request)
+                except SignerError as exc:  # a refused request still shows what is left
+                    if decision is not None:
+                        exc.headers = {**decision.headers(), **exc.headers}
+                    raise
+            finally:
+                if client is not None:
+                    request[LOG_FIELDS] = {**request.get(LOG_FIELDS, {}), "client": client}
+            if decision is not None and not response.prepared:
+                response.headers.update(decision.headers())
+            return response
+
+        return guarded
+
+    def _check_maintenance(self) -> None:
+        maintenance = self._state.operator.maintenance
+        if maintenance.enabled:
+            message = "the service is in maintenance" + (
+                f": {maintenance.reason}" if maintenance.reason else ""
+            )
+            raise Maintenance(message, headers={"Retry-After": str(maintenance.retry_after_s)})
 
     def _authenticate(self, request: web.Request) -> str:
         presented = presented_key(request)
@@ -136,25 +169,6 @@ class AccessControl:
         return client
 
 
-def make_access_middleware(
-    settings: Settings,
-    metrics: Metrics,
-    *,
-    protected: Iterable[str] = SIGN_ROUTES,
-    clock: Clock = time.monotonic,
-) -> AccessControl | None:
-    """The access middleware for these settings, or None when keys and limits are both off.
-
-    Raises :class:`ConfigError` for a missing or bad keys file (naming the line, never a key).
-    """
-    keys = KeyStore.from_settings(settings)
-    limiter = RateLimiter.from_settings(settings, clock=clock)
-    _log_configuration(settings, keys, limiter)
-    if not keys.enabled and limiter is None:
-        return None
-    return AccessControl(keys, limiter, metrics, protected)
-
-
 def check_access(settings: Settings) -> None:
     """Fail at start-up, before any worker starts, on a bad keys file or limit setting."""
     KeyStore.from_settings(settings)
@@ -174,5 +188,6 @@ def _log_configuration(settings: Settings, keys: KeyStore, limiter: RateLimiter 
         client_keys=len(keys),
         rate_limit_rps=None if limiter is None else limiter.rps,
         rate_limit_burst=None if limiter is None else limiter.burst,
+        rate_limit_windows={name: cap for name, _, cap in limiter.windows} if limiter else {},
         rate_limit_per="client" if keys.enabled else "address",
     )

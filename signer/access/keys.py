@@ -35,10 +35,11 @@ def generate_key() -> str:
 
 def hash_key(key: str) -> str:
     """The sha256 hex digest of a key, as the keys file stores it."""
-    return hashlib.sha256(_key_bytes(key)).hexdigest()
+    return hashlib.sha256(key_bytes(key)).hexdigest()
 
 
-def _key_bytes(key: str) -> bytes:
+def key_bytes(key: str) -> bytes:
+    """A key as bytes, for hashing and constant-time comparison."""
     # surrogatepass: a header aiohttp could not decode still hashes instead of raising.
     return key.encode("utf-8", "surrogatepass")
 
@@ -158,7 +159,7 @@ class KeyStore:
 
         Every stored digest is compared, in constant time, whichever matches.
         """
-        digest = hashlib.sha256(_key_bytes(presented)).digest()
+        digest = hashlib.sha256(key_bytes(presented)).digest()
         found = None
         for key in self._keys:
             if hmac.compare_digest(digest, key.digest):

@@ -15,14 +15,18 @@ import pytest
 import structlog
 from aiohttp import web
 
-from signer.access.guard import CLIENT, client_address, make_access_middleware
+from signer.access.guard import CLIENT, Guard, client_address
 from signer.access.keys import KeyStore
 from signer.access.ratelimit import RateLimiter
+from signer.app_keys import ENVELOPES, GUARD
 from signer.cli import main
 from signer.errors import ConfigError, EmptyBody
+from signer.groups import RouteGroup
 from signer.metrics import Metrics
 from signer.middleware import make_edge_middleware
 from signer.settings import Settings, load_settings
+from signer.state import operator
+from signer.state.memory import MemoryState
 from tests.support import REPO
 
 if TYPE_CHECKING:
@@ -80,22 +84,26 @@ def build_app(
     metrics: Metrics | None = None,
     protected: Iterable[str] = ("/signature", "/sign"),
 ) -> web.Application:
-    """The edge middleware and the access middleware in front of stand-in handlers."""
+    """The edge middleware and the guard in front of stand-in handlers."""
     metrics = metrics or Metrics()
-    middlewares = [make_edge_middleware(metrics)]
-    access = make_access_middleware(
-        settings, metrics, protected=protected, clock=clock or FakeClock()
-    )
-    if access is not None:
-        middlewares.append(access)
-    app = web.Application(middlewares=middlewares)
+    limiter = RateLimiter.from_settings(settings, clock=clock or FakeClock())
+    state = MemoryState(operator.initial(["native"]), limiter=limiter)
+    envelopes: dict[str, Any] = {}
+    app = web.Application(middlewares=[make_edge_middleware(metrics, envelopes)])
+    app[ENVELOPES] = envelopes
+    app[GUARD] = Guard.from_settings(settings, state, metrics)
 
     async def metrics_route(_request: web.Request) -> web.Response:
         return web.Response(body=metrics.exposition(), content_type="text/plain")
 
-    app.router.add_post("/sign", sign)
-    app.router.add_post("/signature", signature)
-    app.router.add_post("/other", sign)
+    handlers = {"/sign": sign, "/signature": signature, "/other": sign}
+    guarded = web.RouteTableDef()
+    for path, handler in handlers.items():
+        if path in protected:
+            guarded.post(path)(handler)
+        else:
+            app.router.add_post(path, handler)
+    RouteGroup("test", guarded, guarded=True).register(app)
     app.router.add_get("/health", health)
     app.router.add_get("/metrics", metrics_route)
     return app
@@ -142,7 +150,7 @@ def test_start_up_logs_the_access_configuration(keyed: Settings) -> None:
     """One start-up line gives the key count and the limit, never a name or key."""
     settings = keyed.model_copy(update={"rate_limit_rps": 2.5})
     with structlog.testing.capture_logs() as logs:
-        make_access_middleware(settings, Metrics())
+        Guard.from_settings(settings, MemoryState(operator.initial(["native"])), Metrics())
     assert logs == [
         {
             "event": "access_control",
@@ -150,14 +158,10 @@ def test_start_up_logs_the_access_configuration(keyed: Settings) -> None:
             "client_keys": 2,
             "rate_limit_rps": 2.5,
             "rate_limit_burst": 3,
+            "rate_limit_windows": {},
             "rate_limit_per": "client",
         }
     ]
-
-
-def test_nothing_configured_adds_no_middleware() -> None:
-    """Keys and limits both off: no middleware, so the hot path pays nothing."""
-    assert make_access_middleware(Settings(providers=("native",)), Metrics()) is None
 
 
 async def test_missing_key_is_401(serve: Serve, keyed: Settings) -> None:
@@ -337,7 +341,7 @@ def test_missing_keys_file_fails_at_start(tmp_path: Path) -> None:
     """A configured keys file that does not exist stops the app from being built."""
     settings = Settings(providers=("native",), api_keys_file=tmp_path / "nope")
     with pytest.raises(ConfigError, match=r"keys file .*nope does not exist"):
-        make_access_middleware(settings, Metrics())
+        Guard.from_settings(settings, MemoryState(operator.initial(["native"])), Metrics())
 
 
 def test_api_keys_setting_adds_entries(keys_file: Path) -> None:
@@ -484,7 +488,7 @@ def test_burst_defaults_to_the_rate_rounded_up(rps: float, burst: int) -> None:
 def test_burst_without_a_rate_is_a_config_error() -> None:
     """SIGNER_RATE_LIMIT_BURST alone makes no limit and fails at start."""
     with pytest.raises(ConfigError, match="needs SIGNER_RATE_LIMIT_RPS"):
-        make_access_middleware(Settings(providers=("native",), rate_limit_burst=5), Metrics())
+        RateLimiter.from_settings(Settings(providers=("native",), rate_limit_burst=5))
 
 
 def test_buckets_idle_until_full_are_dropped() -> None:

@@ -14,6 +14,9 @@ from signer.chain import Chain
 from signer.errors import AllProvidersFailed, UnknownProvider
 from signer.metrics import Metrics
 from signer.settings import Settings
+from signer.state import operator
+from signer.state.memory import MemoryState
+from signer.state.operator import SetProviders
 from signer.wiring import persona_from
 
 if TYPE_CHECKING:
@@ -44,15 +47,18 @@ def chain(
     clock: Clock | None = None,
     cache: SignatureCache | None = None,
     failures: int = 3,
+    state: MemoryState | None = None,
 ) -> tuple[Chain, Metrics]:
     metrics = Metrics()
+    state = state or MemoryState(operator.initial([p.name for p in providers]), cache=cache)
     built = Chain(
         providers,
+        state,
         metrics,
         timeout_s=0.05,
         breaker_failures=failures,
         breaker_cooldown_s=30,
-        cache=cache,
+        cache=cache is not None,
         clock=clock or Clock(),
     )
     return built, metrics
@@ -182,14 +188,21 @@ async def test_naming_a_provider_bypasses_breaker_and_switch() -> None:
         await built.sign(REQUEST, "nope")
 
 
-async def test_reorder_and_disable() -> None:
-    """Operators change the order and switch providers off."""
-    built, _ = chain(fakes("ok", "ok", "ok"))
-    built.reorder(["p2"], disabled=["p0"])
+async def test_chain_follows_the_operator_order_and_switches() -> None:
+    """The chain signs in the order and with the switches of the shared operator state."""
+    providers = fakes("ok", "ok", "ok")
+    state = MemoryState(operator.initial([p.name for p in providers]))
+    built, _ = chain(providers, state=state)
+    await state.change(SetProviders(("p2",), disabled=("p0",)))
     assert built.names == ["p2", "p0", "p1"]
     assert (await built.sign(REQUEST)).result.provider == "p2"
-    built.reorder(["p0", "p1", "p2"], disabled=["p0", "p2"])
+    await state.change(SetProviders(("p0", "p1", "p2"), disabled=("p0", "p2")))
     assert (await built.sign(REQUEST)).result.provider == "p1"
+    assert [(s.name, s.enabled) for s in built.status()] == [
+        ("p0", False),
+        ("p1", True),
+        ("p2", False),
+    ]
 
 
 async def test_cache_serves_within_ttl_and_never_after() -> None:

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +39,22 @@ def get_json(url: str, data: bytes | None = None) -> dict[str, Any]:
         return result
 
 
+def call(
+    url: str, payload: dict[str, Any] | None = None, headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, Any]]:
+    """POST ``payload`` as JSON (GET without one); the status and the JSON answer, errors too."""
+    data = None if payload is None else json.dumps(payload).encode()
+    request = urllib.request.Request(
+        url, data=data, headers={"Content-Type": "application/json", **(headers or {})}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as error:
+        with error:
+            return error.code, json.load(error)
+
+
 def wait_ready(base: str, process: subprocess.Popen[bytes], timeout_s: float = 20.0) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -50,6 +67,16 @@ def wait_ready(base: str, process: subprocess.Popen[bytes], timeout_s: float = 2
         else:
             return
     pytest.fail("the service did not answer /health in time")
+
+
+def wait_for_workers(base: str, count: int, timeout_s: float = 20.0) -> set[int]:
+    """Ask /health until ``count`` different workers have answered; their pids."""
+    pids: set[int] = set()
+    deadline = time.monotonic() + timeout_s
+    while len(pids) < count and time.monotonic() < deadline:
+        pids.add(get_json(f"{base}/health")["pid"])
+    assert len(pids) == count
+    return pids
 
 
 class Service:
@@ -172,13 +199,8 @@ def test_workers_share_the_port_and_the_metrics(tmp_path: Path) -> None:
     service = Service(tmp_path, SIGNER_WORKERS="2")
     try:
         wait_ready(service.base, service.process)
-        pids: set[int] = set()
-        deadline = time.monotonic() + 20
-        count = 0
-        while len(pids) < 2 and time.monotonic() < deadline:
-            pids.add(get_json(f"{service.base}/health")["pid"])
-            count += 1
-        assert len(pids) == 2
+        pids = wait_for_workers(service.base, 2)
+        count = len(pids)
         with urllib.request.urlopen(f"{service.base}/metrics", timeout=5) as response:
             text = response.read().decode()
         counted = next(
@@ -191,6 +213,34 @@ def test_workers_share_the_port_and_the_metrics(tmp_path: Path) -> None:
         for pid in pids:
             with pytest.raises(ProcessLookupError):
                 os.kill(pid, 0)
+    finally:
+        if service.process.poll() is None:
+            service.process.kill()
+            service.process.wait()
+
+
+def test_maintenance_through_one_worker_holds_on_every_worker(tmp_path: Path) -> None:
+    """An /admin change answered by one worker holds on the very next requests, on both."""
+    admin = {"X-Admin-Key": "an-admin-key-of-24-chars"}
+    service = Service(tmp_path, SIGNER_WORKERS="2", SIGNER_ADMIN_KEY=admin["X-Admin-Key"])
+    try:
+        wait_ready(service.base, service.process)
+        wait_for_workers(service.base, 2)
+        status, _ = call(f"{service.base}/admin/maintenance", {"enabled": True}, admin)
+        assert status == 200
+        seen: dict[int, list[bool]] = {}
+        signed = []
+        for _ in range(40):  # new connections: the kernel spreads them over both workers
+            health = call(f"{service.base}/health")[1]
+            seen.setdefault(health["pid"], []).append(health["maintenance"])
+            signed.append(call(f"{service.base}/sign", {"url": URL})[0])
+        assert len(seen) == 2
+        assert all(all(flags) for flags in seen.values())
+        assert set(signed) == {503}
+        status, state = call(f"{service.base}/admin/maintenance", {"enabled": False}, admin)
+        assert (status, state["maintenance"]["enabled"]) == (200, False)
+        assert {call(f"{service.base}/sign", {"url": URL})[0] for _ in range(20)} == {200}
+        assert service.stop() == 0
     finally:
         if service.process.poll() is None:
             service.process.kill()

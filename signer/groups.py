@@ -1,0 +1,43 @@
+"""Route groups: a set of routes with its error envelope, guarded or not, that registers itself.
+
+The app factory registers every group; a guarded group's handlers go behind the guard
+(client key, rate limit, maintenance), and the edge middleware answers errors of a
+group's routes in that group's envelope (``{"status":"error","error":{...}}`` by default;
+the Euler-compatible routes answer ``{"code","message"}``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from signer.app_keys import ENVELOPES, GUARD
+from signer.middleware import standard_envelope
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from signer.middleware import Envelope
+
+
+@dataclass(frozen=True, slots=True)
+class RouteGroup:
+    """Routes that share an error envelope and whether the guard stands in front of them."""
+
+    name: str
+    routes: Iterable[web.AbstractRouteDef]
+    guarded: bool = False
+    envelope: Envelope = field(default=standard_envelope)
+
+    def register(self, app: web.Application) -> None:
+        """Add the routes to ``app`` (behind the app's guard when guarded)."""
+        for route in self.routes:
+            if not isinstance(route, web.RouteDef):
+                raise TypeError(f"route group {self.name}: {route!r} is not a plain route")
+            handler = app[GUARD].protect(route.handler) if self.guarded else route.handler
+            added = app.router.add_route(route.method, route.path, handler, **route.kwargs)
+            resource = added.resource
+            if resource is not None:
+                app[ENVELOPES][resource.canonical] = self.envelope

@@ -1,0 +1,1 @@
+"""Contract suites: every implementation of a seam (providers, state backends) behaves alike."""
