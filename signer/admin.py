@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from aiohttp import web
 
-from signer.access.guard import presented_key
+from signer.access.guard import client_address, presented_key
 from signer.access.keys import key_bytes
-from signer.app_keys import CHAIN, STATE
+from signer.app_keys import CHAIN, GUARD, STATE
 from signer.errors import AdminUnauthorized, BadRequest
 from signer.inputs import parse_json_object, read_body
 from signer.state.operator import Note, SetMaintenance, SetProviders
@@ -23,6 +23,7 @@ from signer.state.operator import Note, SetMaintenance, SetProviders
 if TYPE_CHECKING:
     from pydantic import SecretStr
 
+    from signer.access.throttle import AuthThrottle
     from signer.middleware import Handler
 
 MAX_ADMIN_BODY = 16 * 1024
@@ -43,23 +44,26 @@ class AdminGroup:
     def register(self, app: web.Application) -> None:
         """Mount /admin when an admin key is configured."""
         if self._admin_key is not None:
-            app.add_subapp("/admin", make_admin_app(self._admin_key))
+            app.add_subapp("/admin", make_admin_app(self._admin_key, app[GUARD].throttle))
 
 
-def make_admin_app(admin_key: SecretStr) -> web.Application:
-    """The /admin sub-application, guarded by the admin key."""
+def make_admin_app(admin_key: SecretStr, throttle: AuthThrottle) -> web.Application:
+    """The /admin sub-application, guarded by the admin key (wrong keys throttled)."""
     expected = key_bytes(admin_key.get_secret_value())
 
     @web.middleware
     async def require_admin(request: web.Request, handler: Handler) -> web.StreamResponse:
+        address = client_address(request.remote)
+        throttle.check(address)
         key = presented_key(request, "X-Admin-Key")
-        if key is None:
+        if key is None or not hmac.compare_digest(key_bytes(key), expected):
+            throttle.failed(address)
             raise AdminUnauthorized(
-                "send the admin key in X-Admin-Key or Authorization: Bearer",
+                "send the admin key in X-Admin-Key or Authorization: Bearer"
+                if key is None
+                else "wrong admin key",
                 headers={"WWW-Authenticate": "Bearer"},
             )
-        if not hmac.compare_digest(key_bytes(key), expected):
-            raise AdminUnauthorized("wrong admin key", headers={"WWW-Authenticate": "Bearer"})
         return await handler(request)
 
     admin = web.Application(middlewares=[require_admin])

@@ -19,7 +19,7 @@ from providers import selfcheck
 from providers.errors import ProviderDeclined, ProviderError
 from signer.breaker import Breaker
 from signer.cache import cache_key
-from signer.errors import AllProvidersFailed, UnknownProvider
+from signer.errors import AllProvidersFailed, ProviderDisabled, UnknownProvider
 from signer.status import ProviderStatus
 
 if TYPE_CHECKING:
@@ -131,11 +131,14 @@ class Chain:
             for name in self.names
         ]
 
-    async def sign(self, request: SignRequest, only: str | None = None) -> Signed:
+    async def sign(
+        self, request: SignRequest, only: str | None = None, *, pin_any: bool = False
+    ) -> Signed:
         """Sign with the first provider that succeeds; raise when all of them fail.
 
-        ``only`` names one provider that signs alone, breaker and switch notwithstanding
-        (for probes and operators); the cache is not used then.
+        ``only`` names one provider that signs alone, without fallback, and never from the
+        cache. It must be switched on and its breaker must let the call through, unless
+        ``pin_any`` (the admin key: the monitor's probes see every provider as it is).
         """
         use_cache = only is None and self.cache
         if use_cache:
@@ -144,9 +147,11 @@ class Chain:
             if cached is not None:
                 return Signed(cached, (), cached=True)
         entries = [self.entry(only)] if only is not None else self._active
+        if only is not None and not pin_any and not self._state.operator.enabled(only):
+            raise ProviderDisabled(f"provider {only!r} is switched off by the operator")
         attempts: list[Attempt] = []
         for entry in entries:
-            if only is None and not self._may_try(entry, attempts):
+            if not pin_any and not self._may_try(entry, attempts):
                 continue
             result, attempt = await self._try(entry, request)
             attempts.append(attempt)

@@ -61,6 +61,12 @@ class InvalidUrl(BadRequest):
     code = "invalid_url"
 
 
+class UrlTooLong(BadRequest):
+    """Raised when the URL to sign is longer than ``SIGNER_MAX_URL_BYTES``."""
+
+    code = "url_too_long"
+
+
 class UrlNotAllowed(BadRequest):
     """Raised when the URL's host is not on the allowlist (``SIGNER_ALLOWED_HOSTS``)."""
 
@@ -72,6 +78,12 @@ class UnknownProvider(BadRequest):
     """Raised when a request names a provider that is not configured."""
 
     code = "unknown_provider"
+
+
+class ProviderDisabled(BadRequest):
+    """Raised when a client pins a provider that an operator switched off."""
+
+    code = "provider_disabled"
 
 
 class UnsupportedMediaType(SignerError):
@@ -136,6 +148,13 @@ class RateLimited(SignerError):
 
     status = 429
     code = "rate_limited"
+
+
+class AuthThrottled(SignerError):
+    """Raised when an address has sent too many wrong keys (client or admin) in a short time."""
+
+    status = 429
+    code = "auth_throttled"
 
 
 class AdminUnauthorized(Unauthorized):

@@ -17,6 +17,7 @@ from signer.errors import (
     InvalidUrl,
     UnsupportedMediaType,
     UrlNotAllowed,
+    UrlTooLong,
 )
 
 if TYPE_CHECKING:
@@ -29,6 +30,9 @@ JSON = "application/json"
 METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
 MAX_USER_AGENT = 1024
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+#: What a user agent may hold: printable ASCII, space to ``~`` (what browsers send; the
+#: SDK and the codecs hash anything else differently).
+_USER_AGENT = re.compile(r"[ -~]+")
 _MS_TOKEN = re.compile(r"[A-Za-z0-9_\-=%.]*")
 SIGN_KEYS = frozenset({"url", "room_url", "method", "body", "user_agent", "ms_token", "provider"})
 
@@ -55,6 +59,14 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
     return data
 
 
+def user_agent_of(data: dict[str, Any], key: str) -> str | None:
+    """``data[key]`` when it is a user agent of printable ASCII, else None or a 400."""
+    value = optional_str(data, key)
+    if value is not None and not _USER_AGENT.fullmatch(value):
+        raise BadRequest(f"{key!r} must be printable ASCII (space to '~'), as browsers send it")
+    return value
+
+
 def optional_str(data: dict[str, Any], key: str, limit: int = MAX_USER_AGENT) -> str | None:
     """``data[key]`` when it is a non-empty string of printable characters, else None."""
     value = data.get(key)
@@ -72,7 +84,9 @@ class RequestParser:
 
     def __init__(self, settings: Settings) -> None:
         self._hosts = settings.signable_hosts
+        self._origin_ports = settings.origin_ports
         self.max_body = settings.max_body_bytes
+        self._max_url = settings.max_url_bytes
 
     def check_url(self, raw: object) -> str:
         """An absolute http(s) URL on an allowed host, or a 4xx error."""
@@ -81,22 +95,46 @@ class RequestParser:
         url = raw.strip()
         if not url:
             raise InvalidUrl("the URL is empty")
+        if len(url.encode("utf-8", "surrogatepass")) > self._max_url:
+            raise UrlTooLong(f"the URL is longer than {self._max_url} bytes (SIGNER_MAX_URL_BYTES)")
         if not url.isprintable() or " " in url:
             raise InvalidUrl("the URL contains spaces or control characters")
         try:
             parts = urlsplit(url)
-            host = parts.hostname
+            port = parts.port
         except ValueError:
-            raise InvalidUrl("the URL does not parse") from None
+            raise InvalidUrl(
+                "the URL does not parse (a port must be a number up to 65535)"
+            ) from None
         if parts.scheme not in {"http", "https"}:
             if not parts.scheme or not parts.netloc:
                 raise InvalidUrl("not an absolute URL: send e.g. https://www.tiktok.com/api/...")
             raise InvalidUrl(f"scheme {parts.scheme!r} is not supported: use http or https")
+        self._check_host(url, parts.netloc, parts.hostname, port)
+        return url
+
+    def _check_host(self, url: str, netloc: str, host: str | None, port: int | None) -> None:
+        r"""A TikTok host, read as a browser (WHATWG URL) reads it, or a 4xx error.
+
+        A browser ends the authority of an http(s) URL at a backslash too, and everything
+        before an ``@`` is userinfo: ``https://evil.example\@www.tiktok.com/`` goes to
+        evil.example in a browser, to www.tiktok.com for ``urlsplit``. An explicit port is
+        only a configured origin's (the fakes of the tests).
+        """
+        authority = url.split("://", 1)[1]
+        for end in "/?#":
+            authority = authority.split(end, 1)[0]
+        if "\\" in authority:
+            raise InvalidUrl("a backslash in the host part is not allowed")
+        if "@" in netloc:
+            raise InvalidUrl("a user name or password in the URL is not allowed")
         if not host:
             raise InvalidUrl("the URL has no host")
         if not self._allowed(host):
             raise UrlNotAllowed(f"host {host!r} is not a TikTok host this service signs for")
-        return url
+        explicit = port is not None or netloc.endswith(":")
+        if explicit and (host, port) not in self._origin_ports:
+            raise UrlNotAllowed("an explicit port is allowed only for a configured TikTok origin")
 
     def _allowed(self, host: str) -> bool:
         if host in self._hosts:
@@ -108,7 +146,7 @@ class RequestParser:
         if content_type == JSON:
             data = parse_json_object(body)
             url = self.check_url(data.get("url"))
-            user_agent = optional_str(data, "userAgent") or optional_str(data, "user_agent")
+            user_agent = user_agent_of(data, "userAgent") or user_agent_of(data, "user_agent")
             return SignRequest(url=url, user_agent=user_agent)
         if content_type in {TEXT, "", "application/octet-stream"}:
             try:
@@ -157,7 +195,7 @@ class RequestParser:
             url=url,
             method=method,
             body=request_body,
-            user_agent=optional_str(data, "user_agent"),
+            user_agent=user_agent_of(data, "user_agent"),
             ms_token=ms_token,
         )
         return request, provider

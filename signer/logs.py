@@ -21,6 +21,8 @@ import orjson
 import structlog
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from structlog.typing import EventDict, Processor, WrappedLogger
 
 REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)
@@ -121,6 +123,65 @@ class BatchingLineLoggerFactory:
         return self._logger
 
 
+#: Tracebacks as data, without the frames' local variables (they hold keys, URLs, tokens).
+json_tracebacks = structlog.processors.ExceptionRenderer(
+    structlog.tracebacks.ExceptionDictTransformer(show_locals=False, use_rich=False)
+)
+#: Library log records of one kind (logger, error class) written at most this often.
+LIBRARY_LOG_INTERVAL_S = 10.0
+
+
+def renderers(*, console: bool) -> list[Processor]:
+    """The processors after the shared ones: tracebacks without locals, then the renderer."""
+    if console:
+        return [structlog.dev.ConsoleRenderer(exception_formatter=structlog.dev.plain_traceback)]
+    return [json_tracebacks, structlog.processors.JSONRenderer(serializer=orjson.dumps)]
+
+
+class LibraryLogBridge(logging.Handler):
+    """Sends the standard library's log records (aiohttp, asyncio) through structlog.
+
+    A record becomes one event, ``library_error`` or ``library_warning``, with the logger's
+    name and the error's class, never the record's text or the error's message: aiohttp
+    quotes a malformed request's bytes there (a client's key among them). Records of one
+    kind are written at most once per ``interval_s``; the next one says how many were
+    left out (``repeated``), so a flood of failing connections is a line every few seconds.
+    """
+
+    def __init__(
+        self,
+        interval_s: float = LIBRARY_LOG_INTERVAL_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(logging.WARNING)
+        self._interval_s = interval_s
+        self._clock = clock
+        self._last: dict[tuple[str, str], tuple[float, int]] = {}
+        self._log = structlog.get_logger("signer.library")
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Write the record as one structlog event (or count it while throttled)."""
+        error = record.exc_info[1] if record.exc_info else None
+        kind = (record.name, type(error).__name__ if error is not None else "")
+        now = self._clock()
+        last = self._last.get(kind)
+        if last is not None and now - last[0] < self._interval_s:
+            self._last[kind] = (last[0], last[1] + 1)
+            return
+        self._last[kind] = (now, 0)
+        if len(self._last) > 1000:  # one entry per (logger, error class): bounded anyway
+            self._last.clear()
+        fields: dict[str, object] = {"logger": record.name}
+        if error is not None:
+            fields["error"] = type(error).__name__
+        if last is not None and last[1]:
+            fields["repeated"] = last[1]
+        if record.levelno >= logging.ERROR:
+            self._log.error("library_error", **fields)
+        else:
+            self._log.warning("library_warning", **fields)
+
+
 def configure_logging(level: str = "info", fmt: str = "auto") -> None:
     """Configure structlog once, at the edge (the CLI); tests keep structlog's defaults."""
     console = fmt == "console" or (fmt == "auto" and sys.stdout.isatty())
@@ -131,21 +192,16 @@ def configure_logging(level: str = "info", fmt: str = "auto") -> None:
         IsoTimestamper(),
     ]
     wrapper = structlog.make_filtering_bound_logger(_LEVELS[level])
-    if console:
-        structlog.configure(
-            processors=[*shared, structlog.dev.ConsoleRenderer()],
-            wrapper_class=wrapper,
-            logger_factory=structlog.PrintLoggerFactory(sys.stdout),
-            cache_logger_on_first_use=True,
-        )
-        return
+    root = logging.getLogger()
+    root.handlers = [LibraryLogBridge()]
+    root.setLevel(logging.WARNING)
     structlog.configure(
-        processors=[
-            *shared,
-            structlog.processors.dict_tracebacks,
-            structlog.processors.JSONRenderer(serializer=orjson.dumps),
-        ],
+        processors=[*shared, *renderers(console=console)],
         wrapper_class=wrapper,
-        logger_factory=BatchingLineLoggerFactory(sys.stdout.buffer),
+        logger_factory=(
+            structlog.PrintLoggerFactory(sys.stdout)
+            if console
+            else BatchingLineLoggerFactory(sys.stdout.buffer)
+        ),
         cache_logger_on_first_use=True,
     )

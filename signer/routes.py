@@ -11,6 +11,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from signer import __version__
+from signer.access.guard import ADMIN
 from signer.app_keys import CHAIN, METRICS, PARSER, STARTED_AT, STATE
 from signer.groups import RouteGroup
 from signer.inputs import read_body
@@ -31,7 +32,8 @@ def _json(payload: dict[str, Any], status: int = 200) -> web.Response:
 async def _sign(
     request: web.Request, sign_request: SignRequest, only: str | None, started: float
 ) -> web.Response:
-    signed: Signed = await request.app[CHAIN].sign(sign_request, only)
+    pin_any = request.get(ADMIN, False)
+    signed: Signed = await request.app[CHAIN].sign(sign_request, only, pin_any=pin_any)
     result = signed.result
     attempts = signed.attempts
     fields: dict[str, Any] = {"provider": result.provider, "attempts": len(attempts)}

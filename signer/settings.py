@@ -34,6 +34,8 @@ ENV_PREFIX = "SIGNER_"
 #: Plain names honoured besides ``SIGNER_*`` (what container platforms set).
 ENV_ALIASES: Mapping[str, str] = {"HOST": "host", "PORT": "port", "LOG_LEVEL": "log_level"}
 DEFAULT_CONFIG = Path("config/default.toml")
+#: The shortest admin key accepted.
+MIN_ADMIN_KEY = 16
 
 DEFAULT_USER_AGENT = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
@@ -73,6 +75,7 @@ class Settings(BaseModel):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["auto", "json", "console"] = "auto"
     max_body_bytes: int = Field(64 * 1024, ge=1024, le=16 * 1024 * 1024)
+    max_url_bytes: int = Field(8192, ge=256, le=1024 * 1024)
     sign_timeout_s: float = Field(10.0, gt=0, le=300)
     shutdown_timeout_s: float = Field(10.0, ge=0, le=300)
     workers: int = Field(1, ge=1, le=64)
@@ -143,6 +146,14 @@ class Settings(BaseModel):
             raise ValueError("a provider is listed twice")
         return value
 
+    @field_validator("admin_key")
+    @classmethod
+    def _long_admin_key(cls, value: SecretStr | None) -> SecretStr | None:
+        # An empty key must not mount an /admin that nobody can open; a short one is guessable.
+        if value is not None and len(value.get_secret_value()) < MIN_ADMIN_KEY:
+            raise ValueError(f"must be at least {MIN_ADMIN_KEY} characters (unset: no /admin)")
+        return value
+
     @field_validator("remotes")
     @classmethod
     def _remote_names(cls, value: dict[str, RemoteConfig]) -> dict[str, RemoteConfig]:
@@ -200,6 +211,16 @@ class Settings(BaseModel):
             if host:
                 hosts.add(host.lower())
         return frozenset(hosts)
+
+    @property
+    def origin_ports(self) -> frozenset[tuple[str, int]]:
+        """(host, port) of the configured TikTok origins that name a port (fakes in tests)."""
+        found = set()
+        for url in (self.tiktok_www_url, self.tiktok_webcast_url):
+            parts = urlsplit(url)
+            if parts.hostname and parts.port is not None:
+                found.add((parts.hostname.lower(), parts.port))
+        return frozenset(found)
 
 
 def env_values(environ: Mapping[str, str]) -> tuple[dict[str, str], list[str]]:

@@ -19,7 +19,15 @@ from aiohttp import web
 
 from signer.access.keys import KeyStore, key_bytes
 from signer.access.ratelimit import RateLimiter
-from signer.errors import InvalidApiKey, Maintenance, MissingApiKey, RateLimited, SignerError
+from signer.access.throttle import AuthThrottle
+from signer.errors import (
+    AdminUnauthorized,
+    InvalidApiKey,
+    Maintenance,
+    MissingApiKey,
+    RateLimited,
+    SignerError,
+)
 from signer.middleware import LOG_FIELDS
 
 if TYPE_CHECKING:
@@ -84,6 +92,8 @@ class Guard:
         self._state = state
         self._metrics = metrics
         self._admin_key = None if admin_key is None else key_bytes(admin_key.get_secret_value())
+        #: Failed authentications per address, shared with the /admin routes.
+        self.throttle = AuthThrottle()
 
     @classmethod
     def from_settings(cls, settings: Settings, state: SharedState, metrics: Metrics) -> Guard:
@@ -99,11 +109,19 @@ class Guard:
         return cls(keys, limits, state, metrics, settings.admin_key)
 
     def is_admin(self, request: web.Request) -> bool:
-        """Whether the request brings the admin key in ``X-Admin-Key``."""
-        presented = request.headers.get(ADMIN_KEY_HEADER)
+        """Whether the request brings the admin key in ``X-Admin-Key``.
+
+        A wrong one counts as a failed authentication and is a 401 (throttled per address).
+        """
+        presented = request.headers.get(ADMIN_KEY_HEADER, "").strip()
         if self._admin_key is None or not presented:
             return False
-        return hmac.compare_digest(key_bytes(presented.strip()), self._admin_key)
+        address = client_address(request.remote)
+        self.throttle.check(address)
+        if hmac.compare_digest(key_bytes(presented), self._admin_key):
+            return True
+        self.throttle.failed(address)
+        raise AdminUnauthorized("wrong admin key", headers={"WWW-Authenticate": "Bearer"})
 
     def protect(self, handler: Handler) -> Handler:
         """``handler`` behind the client key, the rate limit and maintenance mode."""
@@ -150,8 +168,11 @@ class Guard:
             raise Maintenance(message, headers={"Retry-After": str(maintenance.retry_after_s)})
 
     def _authenticate(self, request: web.Request) -> str:
+        address = client_address(request.remote)
+        self.throttle.check(address)
         presented = presented_key(request)
         if presented is None:
+            self.throttle.failed(address)
             self._metrics.auth_failed(MissingApiKey.code)
             raise MissingApiKey(
                 f"this route needs a client key, in {API_KEY_HEADER} or Authorization: Bearer",
@@ -159,6 +180,7 @@ class Guard:
             )
         client = self.keys.authenticate(presented)
         if client is None:
+            self.throttle.failed(address)
             self._metrics.auth_failed(InvalidApiKey.code)
             # One message for every wrong key, so it tells nothing about the key it got.
             raise InvalidApiKey(

@@ -171,3 +171,59 @@ async def test_invalid_utf8_body(client: Client) -> None:
     """A text body that is not UTF-8 is a 400, not a crash."""
     response = await client.post("/signature", data=b"\xff\xfe\x00", headers=TEXT)
     await expect_error(response, 400, "invalid_url")
+
+
+@pytest.mark.parametrize(
+    ("url", "status", "code"),
+    [
+        ("https://evil.example\\@www.tiktok.com/api/x/", 400, "invalid_url"),
+        ("https://evil.example\\.tiktok.com/api/x/", 400, "invalid_url"),
+        ("https://user:pw@www.tiktok.com/api/x/", 400, "invalid_url"),
+        ("https://www.tiktok.com:abc/api/x/", 400, "invalid_url"),
+        ("https://www.tiktok.com:99999/api/x/", 400, "invalid_url"),
+        ("https://www.tiktok.com:0/api/x/", 403, "host_not_allowed"),
+        ("https://www.tiktok.com:8443/api/x/", 403, "host_not_allowed"),
+        ("https://www.tiktok.com:/api/x/", 403, "host_not_allowed"),
+    ],
+)
+async def test_hosts_are_read_as_a_browser_reads_them(
+    client: Client, url: str, status: int, code: str
+) -> None:
+    """Backslashes and userinfo in the authority, and ports not of a TikTok origin, are refused."""
+    await expect_error(await client.post("/sign", json={"url": url}), status, code)
+
+
+async def test_a_configured_origin_port_is_signed(make_client: Any) -> None:
+    """The port of a configured TikTok origin (a fake on loopback) is allowed, no other."""
+    from signer.settings import Settings  # noqa: PLC0415
+
+    settings = Settings(providers=("native",), tiktok_www_url="http://127.0.0.1:8999")
+    client = await make_client(settings)
+    good = await client.post("/sign", json={"url": "http://127.0.0.1:8999/api/x/?a=1"})
+    assert good.status == 200
+    other = await client.post("/sign", json={"url": "http://127.0.0.1:9000/api/x/?a=1"})
+    await expect_error(other, 403, "host_not_allowed")
+
+
+async def test_a_url_over_the_limit_is_refused(client: Client) -> None:
+    """A URL longer than SIGNER_MAX_URL_BYTES (8192) is a 400 url_too_long."""
+    long_url = GOOD + "&x=" + "a" * 8200
+    await expect_error(
+        await client.post("/signature", data=long_url, headers=TEXT), 400, "url_too_long"
+    )
+    assert (
+        await client.post("/signature", data=GOOD + "&x=" + "a" * 8000, headers=TEXT)
+    ).status == 200
+
+
+@pytest.mark.parametrize(
+    "agent", ["Mozilla/5.0 (Ünïcode)", "Mozilla/5.0\u00a0x", "Mozilla/5.0 \u2603"]
+)
+@pytest.mark.parametrize(("route", "key"), [("/sign", "user_agent"), ("/signature", "userAgent")])
+async def test_a_user_agent_must_be_printable_ascii(
+    client: Client, route: str, key: str, agent: str
+) -> None:
+    """A user agent outside space to '~' is the caller's 400, never a provider's failure."""
+    response = await client.post(route, json={"url": GOOD, key: agent})
+    error = await expect_error(response, 400, "bad_request")
+    assert "printable ASCII" in error["message"]

@@ -11,7 +11,7 @@ from providers.fake import Behaviour, FakeProvider
 from providers.typing import SignRequest
 from signer.cache import SignatureCache
 from signer.chain import Chain
-from signer.errors import AllProvidersFailed, UnknownProvider
+from signer.errors import AllProvidersFailed, ProviderDisabled, UnknownProvider
 from signer.metrics import Metrics
 from signer.settings import Settings
 from signer.state import operator
@@ -176,16 +176,35 @@ async def test_declines_do_not_open_the_breaker() -> None:
     assert built.entry("p0").breaker.state == "closed"
 
 
-async def test_naming_a_provider_bypasses_breaker_and_switch() -> None:
-    """A probe naming a provider reaches it even with its breaker open."""
+async def test_an_admin_probe_reaches_a_provider_behind_its_breaker_and_switch() -> None:
+    """A probe with the admin key (pin_any) reaches a pinned provider whatever its state."""
     providers = fakes("fail", "ok")
-    built, _ = chain(providers)
+    state = MemoryState(operator.initial([p.name for p in providers]))
+    built, _ = chain(providers, state=state)
     for _ in range(3):
         await built.sign(REQUEST)
+    await state.change(SetProviders(("p1",), disabled=("p0",)))
     providers[0].behaviour = "ok"
-    assert (await built.sign(REQUEST, "p0")).result.provider == "p0"
+    assert (await built.sign(REQUEST, "p0", pin_any=True)).result.provider == "p0"
     with pytest.raises(UnknownProvider):
-        await built.sign(REQUEST, "nope")
+        await built.sign(REQUEST, "nope", pin_any=True)
+
+
+async def test_a_client_may_pin_only_a_usable_provider() -> None:
+    """Pinned by a client, an open breaker is a 503 and a switched-off provider a 400."""
+    providers = fakes("fail", "ok")
+    state = MemoryState(operator.initial([p.name for p in providers]))
+    built, _ = chain(providers, state=state)
+    for _ in range(3):
+        await built.sign(REQUEST)
+    calls = providers[0].calls
+    with pytest.raises(AllProvidersFailed) as failed:
+        await built.sign(REQUEST, "p0")
+    assert failed.value.details["causes"][0]["code"] == "circuit_open"
+    await state.change(SetProviders(("p1",), disabled=("p0",)))
+    with pytest.raises(ProviderDisabled):
+        await built.sign(REQUEST, "p0")
+    assert providers[0].calls == calls
 
 
 async def test_chain_follows_the_operator_order_and_switches() -> None:

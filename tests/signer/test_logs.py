@@ -4,10 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import io
+import logging
 import re
+import sys
 from datetime import UTC, datetime
+from typing import Any
 
-from signer.logs import REQUEST_ID, BatchingLineLogger, IsoTimestamper, add_request_id
+import pytest
+import structlog
+
+from signer.logs import (
+    REQUEST_ID,
+    BatchingLineLogger,
+    IsoTimestamper,
+    LibraryLogBridge,
+    add_request_id,
+    renderers,
+)
 
 
 def test_lines_wait_for_the_timer_inside_a_loop() -> None:
@@ -62,3 +75,73 @@ def test_request_id_is_added_only_inside_a_request() -> None:
         assert add_request_id(None, "info", {}) == {"request_id": "abc"}
     finally:
         REQUEST_ID.reset(token)
+
+
+def _fail_with_a_secret_in_a_local() -> None:
+    admin_key = "planted-admin-key-0123456789"  # noqa: F841 - the local the renderer must hide
+    raise RuntimeError("boom")
+
+
+def _render(console: bool) -> str:
+    try:
+        _fail_with_a_secret_in_a_local()
+    except RuntimeError:
+        event: Any = {"event": "unhandled_error", "exc_info": sys.exc_info()}
+    for processor in renderers(console=console):
+        event = processor(None, "error", event)
+    return event.decode() if isinstance(event, bytes) else str(event)
+
+
+@pytest.mark.parametrize("console", [False, True])
+def test_tracebacks_carry_no_local_variables(console: bool) -> None:
+    """A logged exception shows its frames but never the values of their locals."""
+    rendered = _render(console)
+    assert "_fail_with_a_secret_in_a_local" in rendered
+    assert "RuntimeError" in rendered
+    assert "planted-admin-key" not in rendered
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        """The current fake time."""
+        return self.now
+
+
+def _record(name: str, message: str, error: BaseException | None) -> logging.LogRecord:
+    exc_info = (type(error), error, None) if error is not None else None
+    return logging.LogRecord(name, logging.ERROR, __file__, 1, message, (), exc_info)
+
+
+def test_library_records_become_one_event_without_their_text() -> None:
+    """The record aiohttp writes of a bad request becomes one event: logger and error class."""
+    secret = "X-Api-Key: alice-key-\x01"
+    bridge = LibraryLogBridge(clock=Clock())
+    with structlog.testing.capture_logs() as logs:
+        bridge.emit(
+            _record("aiohttp.server", f"Error handling request {secret}", ValueError(secret))
+        )
+    assert logs == [
+        {
+            "event": "library_error",
+            "log_level": "error",
+            "logger": "aiohttp.server",
+            "error": "ValueError",
+        }
+    ]
+
+
+def test_library_records_of_one_kind_are_throttled() -> None:
+    """A flood of one kind is one line per interval, then a line saying how many were left out."""
+    clock = Clock()
+    bridge = LibraryLogBridge(interval_s=10, clock=clock)
+    with structlog.testing.capture_logs() as logs:
+        for _ in range(500):
+            bridge.emit(_record("asyncio", "socket.accept() out of system resource", OSError(24)))
+        clock.now += 10
+        bridge.emit(_record("asyncio", "socket.accept() out of system resource", OSError(24)))
+    assert [event.get("repeated") for event in logs] == [None, 499]

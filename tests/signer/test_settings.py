@@ -135,3 +135,10 @@ def test_signable_hosts_include_configured_origins() -> None:
     settings = Settings(tiktok_www_url="http://127.0.0.1:9999")
     assert "127.0.0.1" in settings.signable_hosts
     assert "tiktok.com" in settings.signable_hosts
+
+
+@pytest.mark.parametrize("key", ["", "a", "fifteen-chars!!"])
+def test_an_empty_or_short_admin_key_stops_start_up(key: str) -> None:
+    """SIGNER_ADMIN_KEY must be at least 16 characters; empty is an error, not a locked /admin."""
+    with pytest.raises(ConfigError, match=r"invalid setting admin_key .*at least 16 characters"):
+        load_settings({"SIGNER_ADMIN_KEY": key})

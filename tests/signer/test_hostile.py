@@ -1,0 +1,104 @@
+"""Hostile and careless use: secrets stay out of answers and logs, guessing is throttled."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+from providers.fake import FakeProvider
+from signer.app import make_app
+from signer.settings import Settings
+from signer.wiring import persona_from
+
+if TYPE_CHECKING:
+    from aiohttp.test_utils import TestClient
+
+    Client = TestClient[Any, Any]
+
+ADMIN_KEY = "my-admin-key-123-of-this-test"
+URL = "https://www.tiktok.com/api/post/item_list/?aid=1988"
+
+
+async def raw(client: Client, request: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Send raw bytes to the test server; the status, headers and body of its answer."""
+    reader, writer = await asyncio.open_connection(client.host, client.port)
+    try:
+        writer.write(request)
+        await writer.drain()
+        head = await reader.readuntil(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        headers = dict(line.split(": ", 1) for line in lines[1:] if ": " in line)
+        length = int(headers.get("Content-Length", "0"))
+        body = await reader.readexactly(length) if length else b""
+        return int(lines[0].split()[1]), headers, body
+    finally:
+        writer.close()
+
+
+async def test_a_non_utf8_admin_key_is_a_401_not_a_500(aiohttp_client: Any) -> None:
+    """An X-Admin-Key header aiohttp cannot decode is a wrong key, and nothing leaks."""
+    client: Client = await aiohttp_client(
+        make_app(Settings(providers=("native",), admin_key=ADMIN_KEY))
+    )
+    with structlog.testing.capture_logs() as logs:
+        status, _, body = await raw(
+            client, b"GET /admin/state HTTP/1.1\r\nHost: x\r\nX-Admin-Key: \xff\r\n\r\n"
+        )
+    assert status == 401
+    assert b"invalid_admin_key" in body
+    assert ADMIN_KEY not in repr(logs)
+
+
+async def test_guessing_the_admin_key_is_throttled(aiohttp_client: Any) -> None:
+    """After ten wrong admin keys from one address, even the right one waits (429)."""
+    client: Client = await aiohttp_client(
+        make_app(Settings(providers=("native",), admin_key=ADMIN_KEY))
+    )
+    wrong = [
+        await client.get("/admin/state", headers={"X-Admin-Key": f"guess-{i}"}) for i in range(10)
+    ]
+    assert {answer.status for answer in wrong} == {401}
+    blocked = await client.get("/admin/state", headers={"X-Admin-Key": ADMIN_KEY})
+    assert blocked.status == 429
+    assert (await blocked.json())["error"]["code"] == "auth_throttled"
+    assert 1 <= int(blocked.headers["Retry-After"]) <= 60
+
+
+async def test_guessing_client_keys_is_throttled(aiohttp_client: Any) -> None:
+    """Wrong client keys count too; the sign route then answers 429 without reading the key."""
+    settings = Settings(providers=("native",), api_keys=("alice:" + "0" * 64,))
+    client: Client = await aiohttp_client(make_app(settings))
+    for i in range(10):
+        assert (
+            await client.post("/sign", json={"url": URL}, headers={"X-Api-Key": f"k{i}"})
+        ).status == 401
+    assert (await client.post("/sign", json={"url": URL}, headers={"X-Api-Key": "k"})).status == 429
+
+
+async def test_a_wrong_admin_key_on_a_sign_route_is_refused(aiohttp_client: Any) -> None:
+    """A wrong X-Admin-Key does not fall back to an open sign route: it is a 401."""
+    client: Client = await aiohttp_client(
+        make_app(Settings(providers=("native",), admin_key=ADMIN_KEY))
+    )
+    answer = await client.post("/sign", json={"url": URL}, headers={"X-Admin-Key": "nope"})
+    assert answer.status == 401
+    assert (await client.post("/sign", json={"url": URL})).status == 200
+
+
+async def test_a_rejected_provider_change_changes_nothing(aiohttp_client: Any) -> None:
+    """Ordering native first and disabling it is a 400, and every provider keeps signing."""
+    persona = persona_from(Settings())
+    fakes = [FakeProvider("one", persona), FakeProvider("two", persona)]
+    app = make_app(Settings(providers=("native",), admin_key=ADMIN_KEY), fakes)
+    client: Client = await aiohttp_client(app)
+    admin = {"X-Admin-Key": ADMIN_KEY}
+    refused = await client.post(
+        "/admin/providers", json={"order": ["one"], "disabled": ["one", "two"]}, headers=admin
+    )
+    assert refused.status == 400
+    state = await (await client.get("/admin/state", headers=admin)).json()
+    assert [(p["name"], p["enabled"]) for p in state["providers"]] == [("one", True), ("two", True)]
+    assert state["changes"] == []
+    assert (await client.get("/health")).status == 200
