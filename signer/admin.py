@@ -18,6 +18,7 @@ from signer.access.keys import key_bytes
 from signer.app_keys import CHAIN, GUARD, STATE
 from signer.errors import AdminUnauthorized, BadRequest
 from signer.inputs import parse_json_object, read_body
+from signer.middleware import expect_continue
 from signer.state.operator import Note, SetMaintenance, SetProviders
 
 if TYPE_CHECKING:
@@ -67,12 +68,13 @@ def make_admin_app(admin_key: SecretStr, throttle: AuthThrottle) -> web.Applicat
         return await handler(request)
 
     admin = web.Application(middlewares=[require_admin])
+    expect = expect_continue(MAX_ADMIN_BODY)
     admin.add_routes(
         [
             web.get("/state", state),
-            web.post("/maintenance", maintenance),
-            web.post("/providers", providers),
-            web.post("/providers/{name}/restart", restart),
+            web.post("/maintenance", maintenance, expect_handler=expect),
+            web.post("/providers", providers, expect_handler=expect),
+            web.post("/providers/{name}/restart", restart, expect_handler=expect),
         ]
     )
     return admin
@@ -146,11 +148,23 @@ def _names(data: dict[str, Any], key: str, default: list[str] | None) -> list[st
 
 
 async def restart(request: web.Request) -> web.Response:
-    """POST /admin/providers/{name}/restart: close and start it again (e.g. the browser)."""
+    """POST /admin/providers/{name}/restart: close and start it again (e.g. the browser).
+
+    Restarts of one provider run one at a time. A start that fails answers 503 with its
+    cause (the edge maps the provider's error), and the provider shows as failed.
+    """
     entry = request.config_dict[CHAIN].entry(request.match_info["name"])
     provider = entry.provider
-    await provider.aclose()
-    await provider.start()
-    entry.breaker.reset()
-    await request.config_dict[STATE].change(Note("restart", (("provider", provider.name),)))
+    async with entry.restarting:
+        await provider.aclose()
+        try:
+            await provider.start()
+        finally:
+            await request.config_dict[STATE].change(
+                Note(
+                    "restart",
+                    (("provider", provider.name), ("ok", provider.health().state != "failed")),
+                )
+            )
+        entry.breaker.reset()
     return _json(state_view(request))

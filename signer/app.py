@@ -30,7 +30,7 @@ from signer.cache import SignatureCache
 from signer.chain import Chain
 from signer.inputs import RequestParser
 from signer.metrics import Metrics
-from signer.middleware import make_edge_middleware
+from signer.middleware import make_edge_middleware, server_header
 from signer.routes import PUBLIC, SIGN
 from signer.state import operator
 from signer.state.memory import MemoryState
@@ -74,7 +74,7 @@ def make_app(
             if relay is not None
             else operator.initial([p.name for p in chain_providers]),
             limiter=RateLimiter.from_settings(settings),
-            cache=SignatureCache(settings.cache_ttl_s, settings.cache_max_entries),
+            cache=SignatureCache(settings.cache_ttl_s, settings.cache_max_bytes),
             relay=relay,
         )
     envelopes: dict[str, Envelope] = {}
@@ -101,6 +101,7 @@ def make_app(
     app[STARTED_AT] = time.monotonic()
     for group in (PUBLIC, SIGN, AdminGroup(settings.admin_key)):
         group.register(app)
+    app.on_response_prepare.append(server_header)
     app.cleanup_ctx.append(_state_lifecycle)
     app.cleanup_ctx.append(_http_session)
     app.cleanup_ctx.append(_providers_lifecycle)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import structlog
@@ -57,10 +57,11 @@ class Signed:
 
 @dataclass(slots=True)
 class Entry:
-    """A provider in the chain, with its breaker."""
+    """A provider in the chain, with its breaker and the lock that serialises its restarts."""
 
     provider: Provider
     breaker: Breaker
+    restarting: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
 class Chain:

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from signer.app_keys import ENVELOPES, GUARD
-from signer.middleware import standard_envelope
+from signer.app_keys import ENVELOPES, GUARD, SETTINGS
+from signer.middleware import expect_continue, standard_envelope
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -37,7 +37,10 @@ class RouteGroup:
             if not isinstance(route, web.RouteDef):
                 raise TypeError(f"route group {self.name}: {route!r} is not a plain route")
             handler = app[GUARD].protect(route.handler) if self.guarded else route.handler
-            added = app.router.add_route(route.method, route.path, handler, **route.kwargs)
+            expect = expect_continue(app[SETTINGS].max_body_bytes)
+            added = app.router.add_route(
+                route.method, route.path, handler, expect_handler=expect, **route.kwargs
+            )
             resource = added.resource
             if resource is not None:
                 app[ENVELOPES][resource.canonical] = self.envelope

@@ -84,7 +84,7 @@ class Settings(BaseModel):
     breaker_failures: int = Field(5, ge=1, le=1000)
     breaker_cooldown_s: float = Field(30.0, gt=0, le=3600)
     cache_ttl_s: float = Field(0.0, ge=0, le=3600)
-    cache_max_entries: int = Field(10_000, ge=1, le=10_000_000)
+    cache_max_bytes: int = Field(64 * 1024 * 1024, ge=64 * 1024, le=64 * 1024 * 1024 * 1024)
     remotes: Annotated[dict[str, RemoteConfig], BeforeValidator(_json_object)] = Field(
         default_factory=dict
     )

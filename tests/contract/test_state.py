@@ -9,14 +9,17 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from providers.typing import SignResult
+from providers.fake import FakeProvider
+from providers.typing import SignRequest
 from signer.access.ratelimit import RateLimiter
 from signer.cache import SignatureCache
 from signer.errors import BadRequest, UnknownProvider
+from signer.settings import Settings
 from signer.state import operator
 from signer.state.memory import MemoryState
 from signer.state.operator import OperatorState, SetMaintenance, SetProviders
 from signer.state.relay import Relay, RelayHub
+from signer.wiring import persona_from
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
@@ -42,7 +45,7 @@ def limiter(clock: Clock) -> RateLimiter:
 
 
 def cache(clock: Clock) -> SignatureCache:
-    return SignatureCache(ttl_s=60, max_entries=10, clock=clock)
+    return SignatureCache(ttl_s=60, max_bytes=1_000_000, clock=clock)
 
 
 class Hub:
@@ -205,15 +208,7 @@ async def test_usage_spends_nothing(backends: Backends) -> None:
 async def test_cache_keeps_a_result_for_its_ttl(backends: Backends) -> None:
     """A stored signature is found until the TTL has passed, then not."""
     state, _, clock = backends
-    result = SignResult(
-        signed_url="https://www.tiktok.com/api/x/?a=1&msToken=&X-Bogus=x",
-        x_bogus="x",
-        x_gnarly=None,
-        ms_token="",
-        user_agent="ua",
-        navigator={},
-        provider="native",
-    )
+    result = await FakeProvider("native", persona_from(Settings())).sign(SignRequest(KEY[0]))
     assert await state.cache_get(KEY) is None
     await state.cache_put(KEY, result)
     assert await state.cache_get(KEY) == result

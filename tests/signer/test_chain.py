@@ -9,7 +9,7 @@ import structlog
 
 from providers.fake import Behaviour, FakeProvider
 from providers.typing import SignRequest
-from signer.cache import SignatureCache
+from signer.cache import SignatureCache, cache_key
 from signer.chain import Chain
 from signer.errors import AllProvidersFailed, ProviderDisabled, UnknownProvider
 from signer.metrics import Metrics
@@ -228,7 +228,7 @@ async def test_cache_serves_within_ttl_and_never_after() -> None:
     """A cached signature is reused inside the TTL and never once it has expired."""
     clock = Clock()
     providers = fakes("ok")
-    cache = SignatureCache(ttl_s=5, max_entries=10, clock=clock)
+    cache = SignatureCache(ttl_s=5, max_bytes=1_000_000, clock=clock)
     built, metrics = chain(providers, cache=cache)
     first = await built.sign(REQUEST)
     clock.now += 4.9
@@ -247,7 +247,7 @@ async def test_cache_serves_within_ttl_and_never_after() -> None:
 async def test_cache_key_covers_method_body_ua_and_token() -> None:
     """Different bodies, UAs or tokens are different signatures."""
     providers = fakes("ok")
-    built, _ = chain(providers, cache=SignatureCache(ttl_s=60, max_entries=10))
+    built, _ = chain(providers, cache=SignatureCache(ttl_s=60, max_bytes=1_000_000))
     for request in (
         REQUEST,
         SignRequest(url=REQUEST.url, method="POST", body="{}"),
@@ -258,15 +258,29 @@ async def test_cache_key_covers_method_body_ua_and_token() -> None:
     assert providers[0].calls == 4
 
 
-def test_cache_is_bounded() -> None:
-    """Past max_entries the oldest signatures are dropped."""
-    cache = SignatureCache(ttl_s=60, max_entries=3)
-    result = object()
-    for index in range(5):
-        cache.put((str(index), "GET", "", None, None), result)  # type: ignore[arg-type]
-    assert len(cache) == 3
-    assert cache.get(("0", "GET", "", None, None)) is None
-    assert cache.get(("4", "GET", "", None, None)) is result
+async def test_cache_is_bounded_in_bytes() -> None:
+    """Long URLs fill the cache sooner: it never holds more than max_bytes, oldest go first."""
+    cache = SignatureCache(ttl_s=60, max_bytes=1024 * 1024)
+    provider = FakeProvider("p", PERSONA)
+    keys = []
+    for index in range(40):
+        request = SignRequest(url=f"{REQUEST.url}&n={index}&pad={'x' * 60_000}")
+        keys.append(cache_key(request))
+        cache.put(keys[-1], await provider.sign(request))
+        assert cache.size <= 1024 * 1024
+    # Each entry holds its 60 KB URL twice (key and signed URL): about 8 fit in 1 MiB.
+    assert 4 <= len(cache) <= 9
+    assert cache.get(keys[0]) is None
+    assert cache.get(keys[-1]) is not None
+
+
+async def test_an_entry_larger_than_the_cache_is_not_kept() -> None:
+    """A result bigger than the whole cache is not stored (it would evict everything)."""
+    cache = SignatureCache(ttl_s=60, max_bytes=64 * 1024)
+    request = SignRequest(url=f"{REQUEST.url}&pad={'x' * 100_000}")
+    key = cache_key(request)
+    cache.put(key, await FakeProvider("p", PERSONA).sign(request))
+    assert (len(cache), cache.size) == (0, 0)
 
 
 async def test_cache_off_by_default() -> None:

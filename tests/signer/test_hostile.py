@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from providers.errors import ProviderStartFailed
 from providers.fake import FakeProvider
 from signer.app import make_app
 from signer.settings import Settings
@@ -102,3 +103,95 @@ async def test_a_rejected_provider_change_changes_nothing(aiohttp_client: Any) -
     assert [(p["name"], p["enabled"]) for p in state["providers"]] == [("one", True), ("two", True)]
     assert state["changes"] == []
     assert (await client.get("/health")).status == 200
+
+
+class SlowStart(FakeProvider):
+    """A provider whose start takes a while and can fail; it records overlapping starts."""
+
+    def __init__(self, name: str, *, fail: bool = False) -> None:
+        super().__init__(name, persona_from(Settings()))
+        self.fail = fail
+        self.running = 0
+        self.most_running = 0
+        self.starts = 0
+
+    async def start(self) -> None:
+        """Start slowly; with ``fail``, the start fails as a browser that will not launch."""
+        self.running += 1
+        self.most_running = max(self.most_running, self.running)
+        try:
+            await asyncio.sleep(0.05)
+            self.starts += 1
+            if self.fail and self.starts > 1:
+                self.behaviour = "fail"
+                raise ProviderStartFailed("the browser provider could not start: exit code 21")
+            await super().start()
+        finally:
+            self.running -= 1
+
+
+async def test_concurrent_restarts_run_one_at_a_time(aiohttp_client: Any) -> None:
+    """Three restarts at once each restart the provider, never two at the same time."""
+    slow = SlowStart("slow")
+    app = make_app(Settings(providers=("native",), admin_key=ADMIN_KEY), [slow])
+    client: Client = await aiohttp_client(app)
+    admin = {"X-Admin-Key": ADMIN_KEY}
+    answers = await asyncio.gather(
+        *(client.post("/admin/providers/slow/restart", headers=admin) for _ in range(3))
+    )
+    assert [answer.status for answer in answers] == [200, 200, 200]
+    assert (slow.starts, slow.most_running) == (4, 1)
+
+
+async def test_a_failed_restart_is_a_503_with_the_cause(aiohttp_client: Any) -> None:
+    """A start that fails answers 503 naming the cause; /health shows the provider failed."""
+    broken = SlowStart("broken", fail=True)
+    app = make_app(Settings(providers=("native",), admin_key=ADMIN_KEY), [broken])
+    client: Client = await aiohttp_client(app)
+    answer = await client.post(
+        "/admin/providers/broken/restart", headers={"X-Admin-Key": ADMIN_KEY}
+    )
+    assert answer.status == 503
+    error = (await answer.json())["error"]
+    assert (error["code"], error["message"]) == (
+        "start_failed",
+        "the browser provider could not start: exit code 21",
+    )
+    health = await (await client.get("/health")).json()
+    assert health["providers"][0]["state"] == "failed"
+    assert health["changes"][-1]["ok"] is False
+
+
+async def test_answers_name_no_server_version(client: Client) -> None:
+    """The Server header says what we are, not which Python and aiohttp versions run it."""
+    for response in (await client.get("/health"), await client.get("/nope")):
+        assert response.headers["Server"] == "tiktok-signer"
+
+
+async def test_an_over_limit_body_is_refused_before_100_continue(client: Client) -> None:
+    """Expect: 100-continue with a declared 1 GiB body gets the JSON 413 at once, no 100."""
+    status, headers, body = await raw(
+        client,
+        b"POST /sign HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 1073741824\r\nExpect: 100-continue\r\n\r\n",
+    )
+    assert status == 413
+    assert headers["Content-Type"].startswith("application/json")
+    assert b"body_too_large" in body
+
+
+async def test_a_small_body_is_continued(client: Client) -> None:
+    """Within the limit, the client is told to continue and its request is signed."""
+    payload = b'{"url": "' + URL.encode() + b'"}'
+    reader, writer = await asyncio.open_connection(client.host, client.port)
+    try:
+        writer.write(
+            b"POST /sign HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            + f"Content-Length: {len(payload)}\r\n".encode()
+            + b"Expect: 100-continue\r\n\r\n"
+        )
+        assert await reader.readuntil(b"\r\n\r\n") == b"HTTP/1.1 100 Continue\r\n\r\n"
+        writer.write(payload)
+        assert (await reader.readline()).startswith(b"HTTP/1.1 200")
+    finally:
+        writer.close()
