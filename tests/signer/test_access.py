@@ -18,7 +18,7 @@ from aiohttp import web
 from signer.access.guard import CLIENT, Guard, client_address
 from signer.access.keys import KeyStore
 from signer.access.ratelimit import RateLimiter
-from signer.app_keys import ENVELOPES, GUARD
+from signer.app_keys import ENVELOPES, GUARD, SETTINGS
 from signer.cli import main
 from signer.errors import ConfigError, EmptyBody
 from signer.groups import RouteGroup
@@ -91,6 +91,7 @@ def build_app(
     envelopes: dict[str, Any] = {}
     app = web.Application(middlewares=[make_edge_middleware(metrics, envelopes)])
     app[ENVELOPES] = envelopes
+    app[SETTINGS] = settings
     app[GUARD] = Guard.from_settings(settings, state, metrics)
 
     async def metrics_route(_request: web.Request) -> web.Response:
