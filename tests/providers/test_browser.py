@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from aiohttp import web
 
 from providers import sdk, xbogus, xgnarly
 from providers.browser import BrowserProvider
@@ -21,12 +20,13 @@ from providers.errors import ProviderConfigError, ProviderDeclined
 from providers.typing import PersonaStore, SignRequest
 from signer.settings import Settings
 from signer.wiring import persona_from
-from tests.support import REPO, SHARED, load_vectors
+from tests.support import CHROMIUM, REPO, SHARED, load_vectors
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
     from providers.typing import Persona
+    from tests.fakes.tiktok import FakeTikTok
 
 pytestmark = pytest.mark.chromium
 
@@ -39,7 +39,6 @@ VERSIONS = ("1.0.0.368", "2.0.0.485", "5.1.3")
 # here (Playwright answers it), and it changes one flag bit, so it is the same kind.
 VECTOR_ORIGIN = "http://127.0.0.1:8999"
 TIKTOK_ORIGIN = "https://www.tiktok.com"
-CHROMIUM = Path(os.environ.get("SIGNER_CHROMIUM_PATH", "/usr/bin/chromium"))
 WORKLOAD = [
     line
     for line in (SHARED / "bench" / "urls.txt").read_text(encoding="utf-8").splitlines()
@@ -300,40 +299,11 @@ async def test_missing_browser_is_a_clear_start_up_error() -> None:
         await provider.start()
 
 
-@pytest.fixture
-async def fake_tiktok(aiohttp_server: Any) -> Any:
-    """A TikTok web origin on loopback: its page stores an msToken, loads and inits the SDK."""
-    sdk_bytes = sdk_file("5.1.3").read_bytes()
-    seen: list[str] = []
-    page = (
-        "<!doctype html><html><head>"
-        "<script>localStorage.setItem('xmst', 'fake-ms-token');</script>"
-        "<script src='/static/sdk.js'></script>"
-        "<script>try { byted_acrawler.init({aid: 1988, dfp: true, boe: false, intercept: true,"
-        " enablePathList: ['/api/', '/webcast/']}); } catch (e) {}"
-        " fetch('/site/ping');</script>"
-        "</head><body><img src='/static/big.png'></body></html>"
-    )
-
-    async def handle(request: web.Request) -> web.StreamResponse:
-        seen.append(request.path)
-        if request.path == "/":
-            return web.Response(text=page, content_type="text/html")
-        if request.path == "/static/sdk.js":
-            return web.Response(body=sdk_bytes, content_type="application/javascript")
-        return web.json_response({})
-
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", handle)
-    server = await aiohttp_server(app)
-    server.seen = seen
-    return server
-
-
-async def test_live_source_uses_the_sites_sdk_and_ms_token(fake_tiktok: Any) -> None:
+async def test_live_source_uses_the_sites_sdk_and_ms_token(fake_tiktok: FakeTikTok) -> None:
     """Live mode: the page is the origin's own; its msToken is appended; site fetches pass."""
-    origin = str(fake_tiktok.make_url("")).rstrip("/")
-    provider = await started(config(sdk_source="live", sdk_file=None, origin=origin, pages=1))
+    provider = await started(
+        config(sdk_source="live", sdk_file=None, origin=fake_tiktok.origin, pages=1)
+    )
     try:
         result = await provider.sign(SignRequest(url=f"{TIKTOK_ORIGIN}/api/x/?aid=1988"))
         with pytest.raises(ProviderDeclined):
@@ -342,8 +312,9 @@ async def test_live_source_uses_the_sites_sdk_and_ms_token(fake_tiktok: Any) -> 
         await provider.aclose()
     assert result.ms_token == "fake-ms-token"
     assert "&msToken=fake-ms-token&X-Bogus=" in result.signed_url
-    assert "/site/ping" in fake_tiktok.seen  # the site's own fetch went out for real
-    assert "/static/big.png" not in fake_tiktok.seen  # images are not loaded
+    assert "/static/sdk.js" in fake_tiktok.paths  # the SDK came from the site
+    assert "/site/ping" in fake_tiktok.paths  # the site's own fetch went out for real
+    assert "/static/big.png" not in fake_tiktok.paths  # images are not loaded
 
 
 def renderer_pids(browser_pid: int) -> list[int]:

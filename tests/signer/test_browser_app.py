@@ -16,7 +16,7 @@ from tests.support import REPO
 if TYPE_CHECKING:
     from aiohttp.test_utils import TestClient
 
-    from tests.signer.conftest import MakeClient
+    from tests.conftest import MakeClient
 
     Client = TestClient[Any, Any]
 
