@@ -265,6 +265,24 @@ async def test_upstream_with_its_own_ms_token_declines(make_remote: MakeRemote) 
         await provider.sign(SignRequest(URL, ms_token="caller-token"))
 
 
+async def test_the_urls_ms_token_is_the_one_that_must_be_signed(make_remote: MakeRemote) -> None:
+    """Without an explicit token the URL's last msToken is asked for; another one declines."""
+    upstream = Upstream("carcabot")
+    provider = await make_remote(upstream)
+    with pytest.raises(ProviderDeclined, match="its own msToken"):
+        await provider.sign(SignRequest(f"{URL}&msToken=url-token"))
+    assert upstream.seen[0].body.startswith(f'{{"url":"{URL}&msToken=url-token",')
+
+
+async def test_upstream_signing_as_another_user_agent_declines(make_remote: MakeRemote) -> None:
+    """A caller's UA that the upstream did not sign as (SignTok has one of its own) declines."""
+    provider = await make_remote(Upstream("signtok"))
+    ua = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_0) Safari/605.1.15"
+    with pytest.raises(ProviderDeclined, match="another user agent"):
+        await provider.sign(SignRequest(URL, user_agent=ua))
+    assert provider.health().details["failures"] == 0
+
+
 async def test_signtok_declines_a_body(make_remote: MakeRemote) -> None:
     """SignTok hashes no body, so a request with one is declined without asking it."""
     upstream = Upstream("signtok")
