@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+import pytest_asyncio
 
 from providers import sdk, xbogus, xgnarly
 from providers.browser import BrowserProvider
@@ -94,10 +95,22 @@ async def started(cfg: BrowserConfig, persona: Persona | None = None) -> Browser
 
 @pytest.fixture
 async def pool() -> AsyncIterator[BrowserProvider]:
-    """Two pages, production launch (stealth, persona), no pinning."""
+    """Two pages, production launch (stealth, persona), no pinning; this test's own."""
     provider = await started(config())
     yield provider
     await provider.aclose()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def shared_pool() -> AsyncIterator[BrowserProvider]:
+    """Like ``pool``, shared by the tests that leave it as they found it (one Chromium)."""
+    provider = await started(config())
+    yield provider
+    await provider.aclose()
+
+
+#: The tests on ``shared_pool`` run in the module's event loop, where it was started.
+in_module_loop = pytest.mark.asyncio(loop_scope="module")
 
 
 def signed_query(url: str) -> str:
@@ -143,10 +156,13 @@ async def test_reproduces_sdk_vectors_with_pinned_clock(version: str) -> None:
             await provider.aclose()
 
 
-async def test_fifty_concurrent_signs_pass_self_check_and_differ(pool: BrowserProvider) -> None:
+@in_module_loop
+async def test_fifty_concurrent_signs_pass_self_check_and_differ(
+    shared_pool: BrowserProvider,
+) -> None:
     """50 different URLs at once: all signed by the SDK, all verified, all distinct."""
     requests = [SignRequest(url=url) for url in WORKLOAD]
-    results = await asyncio.gather(*(pool.sign(request) for request in requests))
+    results = await asyncio.gather(*(shared_pool.sign(request) for request in requests))
     assert len(results) == 50
     ua = persona_from(Settings()).user_agent
     for request, result in zip(requests, results, strict=True):
@@ -160,11 +176,12 @@ async def test_fifty_concurrent_signs_pass_self_check_and_differ(pool: BrowserPr
     assert len({r.signed_url for r in results}) == 50
 
 
-async def test_signs_post_bodies_and_per_request_user_agents(pool: BrowserProvider) -> None:
+@in_module_loop
+async def test_signs_post_bodies_and_per_request_user_agents(shared_pool: BrowserProvider) -> None:
     """The body and a request's own UA are what the SDK hashed."""
     body = '{"aweme_id":"7300000000000000000","type":1}'
     ua = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 Safari/605.1.15"
-    result = await pool.sign(
+    result = await shared_pool.sign(
         SignRequest(
             url=f"{TIKTOK_ORIGIN}/api/commit/item/digg/?aid=1988",
             method="POST",
@@ -199,16 +216,18 @@ async def test_publishes_observed_flags_to_the_shared_persona() -> None:
     assert (store.current.gnarly_version, store.current.gnarly_build) == ("5.1.3", "1.0.0.328")
 
 
-async def test_other_ms_token_is_declined(pool: BrowserProvider) -> None:
+@in_module_loop
+async def test_other_ms_token_is_declined(shared_pool: BrowserProvider) -> None:
     """A page cannot append another msToken than its own: the request is declined."""
     with pytest.raises(ProviderDeclined, match="msToken"):
-        await pool.sign(SignRequest(url=f"{TIKTOK_ORIGIN}/api/x/?aid=1", ms_token="other"))
+        await shared_pool.sign(SignRequest(url=f"{TIKTOK_ORIGIN}/api/x/?aid=1", ms_token="other"))
 
 
-async def test_path_the_sdk_does_not_sign_is_declined(pool: BrowserProvider) -> None:
+@in_module_loop
+async def test_path_the_sdk_does_not_sign_is_declined(shared_pool: BrowserProvider) -> None:
     """Outside /api/ and /webcast/ the SDK adds nothing, so the provider declines."""
     with pytest.raises(ProviderDeclined, match="did not sign"):
-        await pool.sign(SignRequest(url=f"{TIKTOK_ORIGIN}/node/share/user/@x?aid=1"))
+        await shared_pool.sign(SignRequest(url=f"{TIKTOK_ORIGIN}/node/share/user/@x?aid=1"))
 
 
 async def test_idle_pool_heals_after_chromium_is_killed(pool: BrowserProvider) -> None:
