@@ -7,9 +7,9 @@ import time
 from typing import Literal
 
 from providers import xbogus
-from providers.errors import ProviderDeclined, ProviderError
+from providers.errors import ProviderDeclined, ProviderError, ProviderUnavailable
 from providers.typing import Persona, ProviderHealth, ProviderState, SignRequest, SignResult
-from providers.urls import append_ms_token, browser_query, split_url
+from providers.urls import append_ms_token, browser_query, requested_token, split_url
 
 Behaviour = Literal["ok", "fail", "hang", "crash", "garbage", "decline"]
 
@@ -27,25 +27,32 @@ class FakeProvider:
         self.behaviour: Behaviour = behaviour
         self.delay_s = delay_s
         self.calls = 0
+        #: Whether start / aclose were ever called (a restart calls both).
         self.started = False
         self.closed = False
+        self.running = False
 
     async def start(self) -> None:
         """Mark started."""
-        self.started = True
+        self.started = self.running = True
 
     async def aclose(self) -> None:
-        """Mark closed."""
+        """Mark closed; signing is refused until the next start."""
         self.closed = True
+        self.running = False
 
     def health(self) -> ProviderHealth:
-        """Ready unless told to fail."""
-        state: ProviderState = "ready" if self.started and self.behaviour == "ok" else "failed"
+        """Stopped until started and after aclose; else ready unless told to fail."""
+        state: ProviderState = "ready" if self.behaviour == "ok" else "failed"
+        if not self.running:
+            state = "stopped"
         return ProviderHealth(name=self.name, state=state)
 
     async def sign(self, request: SignRequest) -> SignResult:
         """Act out the behaviour."""
         self.calls += 1
+        if self.closed and not self.running:
+            raise ProviderUnavailable(f"{self.name} is closed")
         if self.delay_s:
             await asyncio.sleep(self.delay_s)
         if self.behaviour == "fail":
@@ -57,7 +64,9 @@ class FakeProvider:
         if self.behaviour == "decline":
             raise ProviderDeclined(f"{self.name} does not sign this")
         base, query = split_url(request.url)
-        signed_query = append_ms_token(browser_query(query), request.ms_token or "")
+        query = browser_query(query)
+        ms_token = requested_token(request.ms_token, query) or ""
+        signed_query = append_ms_token(query, ms_token)
         user_agent = request.user_agent or self.persona.user_agent
         token = (
             "DFSzgarbage"
@@ -75,7 +84,7 @@ class FakeProvider:
             signed_url=f"{base}?{signed_query}&X-Bogus={token}",
             x_bogus=token,
             x_gnarly=None,
-            ms_token=request.ms_token or "",
+            ms_token=ms_token,
             user_agent=user_agent,
             navigator=self.persona.navigator(user_agent),
             provider=self.name,

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from providers import xbogus, xgnarly, xttparams
+from providers.errors import ProviderUnavailable
 from providers.typing import ProviderHealth, SignRequest, SignResult
 from providers.urls import append_ms_token, browser_query, requested_token, split_url
 
@@ -92,6 +93,7 @@ class NativeProvider:
         self._rng = rng or random.Random(secrets.randbits(64))
         self._session = self._new_session()
         self._started = False
+        self._closed = False
         self.sessions_started = 1
 
     @classmethod
@@ -109,10 +111,12 @@ class NativeProvider:
     async def start(self) -> None:
         """Nothing to acquire; marks the provider ready."""
         self._started = True
+        self._closed = False
 
     async def aclose(self) -> None:
-        """Nothing to release."""
+        """Nothing to release; signing is refused until the next start."""
         self._started = False
+        self._closed = True
 
     def health(self) -> ProviderHealth:
         """Always ready once started."""
@@ -160,6 +164,8 @@ class NativeProvider:
 
     def sign_now(self, request: SignRequest) -> SignResult:
         """The synchronous body of :meth:`sign` (also used by the benchmarks)."""
+        if self._closed:
+            raise ProviderUnavailable("the native provider is closed")
         now = self._clock()
         session = self._current_session(now)
         persona = session.persona

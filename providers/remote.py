@@ -15,7 +15,9 @@ it too) and nowhere else. Nothing the upstream answers is trusted until the nati
 agree: the signed URL must go to the requested endpoint, carry nothing after its signatures
 but X-Gnarly, its X-Bogus must re-encode from the query exactly as it stands before
 ``&X-Bogus=`` (SignTok's covers the ``_signature`` it appended), and an X-Gnarly must hash
-that query, the body and the user agent the upstream says it signed as.
+that query, the body and the user agent the upstream says it signed as. An upstream that
+signed with another msToken than the one asked for (``urls.requested_token``), or as another
+user agent than the caller's, cannot serve the request: the provider declines it.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ from providers.errors import (
 )
 from providers.selfcheck import verify_signatures
 from providers.typing import ProviderHealth, SignRequest, SignResult
-from providers.urls import append_ms_token, browser_query, last_param, split_url
+from providers.urls import append_ms_token, browser_query, last_param, requested_token, split_url
 
 if TYPE_CHECKING:
     from providers.config import RemoteConfig
@@ -314,7 +316,7 @@ class RemoteProvider:
             raise ProviderDeclined(f"remote {self.name}: {fmt} does not sign request bodies")
         base, query = split_url(request.url)
         query = browser_query(query)
-        token = request.ms_token
+        token = requested_token(request.ms_token, query)
         if token is not None and last_param(query, "msToken") != token:
             # The caller's token must be the one signed; the upstream may append its own.
             query = append_ms_token(query, token)
@@ -325,8 +327,10 @@ class RemoteProvider:
         answer = read_euler(payload) if fmt == "euler" else read_signtok(payload)
         signed_as = answer.user_agent or user_agent
         checked = check_answer(url, request.body, signed_as, answer)
-        if request.ms_token is not None and checked.ms_token != request.ms_token:
+        if token is not None and checked.ms_token != token:
             raise ProviderDeclined(f"remote {self.name} signed with its own msToken")
+        if request.user_agent is not None and signed_as != request.user_agent:
+            raise ProviderDeclined(f"remote {self.name} signed as another user agent")
         navigator = persona.navigator(signed_as)
         if answer.navigator is not None:
             navigator = {**answer.navigator, "user_agent": signed_as}

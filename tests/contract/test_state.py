@@ -20,6 +20,7 @@ from signer.state.memory import MemoryState
 from signer.state.operator import OperatorState, SetMaintenance, SetProviders
 from signer.state.relay import Relay, RelayHub
 from signer.wiring import persona_from
+from tests.fakes.clock import FakeClock
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
@@ -29,22 +30,11 @@ ORDER = ("browser", "native", "up")
 KEY = ("https://www.tiktok.com/api/x/?a=1", "GET", "", None, None)
 
 
-class Clock:
-    """Wall-clock seconds the test sets (rate-limit windows are calendar windows)."""
-
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        """The current fake time."""
-        return self.now
-
-
-def limiter(clock: Clock) -> RateLimiter:
+def limiter(clock: FakeClock) -> RateLimiter:
     return RateLimiter(None, per_minute=2, clock=clock)
 
 
-def cache(clock: Clock) -> SignatureCache:
+def cache(clock: FakeClock) -> SignatureCache:
     return SignatureCache(ttl_s=60, max_bytes=1_000_000, clock=clock)
 
 
@@ -77,11 +67,11 @@ class Hub:
         self._thread.join()
 
 
-Backends = tuple[MemoryState, MemoryState, Clock]
+Backends = tuple[MemoryState, MemoryState, FakeClock]
 
 
 async def _memory() -> AsyncIterator[Backends]:
-    clock = Clock()
+    clock = FakeClock(1_800_000_000.0)
     state = MemoryState(operator.initial(ORDER), limiter=limiter(clock), cache=cache(clock))
     await state.start()
     yield state, state, clock
@@ -89,7 +79,7 @@ async def _memory() -> AsyncIterator[Backends]:
 
 
 async def _relayed() -> AsyncIterator[Backends]:
-    clock = Clock()
+    clock = FakeClock(1_800_000_000.0)
     initial = operator.initial(ORDER)
     hub = Hub(initial)
     hub.start()
@@ -179,13 +169,13 @@ async def test_a_rejected_change_changes_nothing(
 async def test_limits_count_and_refuse(backends: Backends) -> None:
     """Two requests a minute pass, the third is refused with the wait until the window ends."""
     state, _, clock = backends
-    clock.now = 1_800_000_030.0  # 30 s into a minute
+    clock.advance(30)  # 30 s into a minute
     allowed = [(await state.hit("alice")).allowed for _ in range(3)]
     assert allowed == [True, True, False]
     refused = await state.hit("alice")
     assert (refused.label, refused.retry_after_s) == ("minute", 30)
     assert (await state.hit("bob")).allowed
-    clock.now += 30
+    clock.advance(30)
     assert (await state.hit("alice")).allowed
 
 
@@ -212,5 +202,5 @@ async def test_cache_keeps_a_result_for_its_ttl(backends: Backends) -> None:
     assert await state.cache_get(KEY) is None
     await state.cache_put(KEY, result)
     assert await state.cache_get(KEY) == result
-    clock.now += 60
+    clock.advance(60)
     assert await state.cache_get(KEY) is None

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from aiohttp import web
+import pytest_asyncio
 
 from providers import sdk, xbogus, xgnarly
 from providers.browser import BrowserProvider
@@ -21,12 +21,13 @@ from providers.errors import ProviderConfigError, ProviderDeclined
 from providers.typing import PersonaStore, SignRequest
 from signer.settings import Settings
 from signer.wiring import persona_from
-from tests.support import REPO, SHARED, load_vectors
+from tests.support import CHROMIUM, REPO, SHARED, load_vectors
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
     from providers.typing import Persona
+    from tests.fakes.tiktok import FakeTikTok
 
 pytestmark = pytest.mark.chromium
 
@@ -39,7 +40,6 @@ VERSIONS = ("1.0.0.368", "2.0.0.485", "5.1.3")
 # here (Playwright answers it), and it changes one flag bit, so it is the same kind.
 VECTOR_ORIGIN = "http://127.0.0.1:8999"
 TIKTOK_ORIGIN = "https://www.tiktok.com"
-CHROMIUM = Path(os.environ.get("SIGNER_CHROMIUM_PATH", "/usr/bin/chromium"))
 WORKLOAD = [
     line
     for line in (SHARED / "bench" / "urls.txt").read_text(encoding="utf-8").splitlines()
@@ -95,10 +95,22 @@ async def started(cfg: BrowserConfig, persona: Persona | None = None) -> Browser
 
 @pytest.fixture
 async def pool() -> AsyncIterator[BrowserProvider]:
-    """Two pages, production launch (stealth, persona), no pinning."""
+    """Two pages, production launch (stealth, persona), no pinning; this test's own."""
     provider = await started(config())
     yield provider
     await provider.aclose()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def shared_pool() -> AsyncIterator[BrowserProvider]:
+    """Like ``pool``, shared by the tests that leave it as they found it (one Chromium)."""
+    provider = await started(config())
+    yield provider
+    await provider.aclose()
+
+
+#: The tests on ``shared_pool`` run in the module's event loop, where it was started.
+in_module_loop = pytest.mark.asyncio(loop_scope="module")
 
 
 def signed_query(url: str) -> str:
@@ -144,10 +156,13 @@ async def test_reproduces_sdk_vectors_with_pinned_clock(version: str) -> None:
             await provider.aclose()
 
 
-async def test_fifty_concurrent_signs_pass_self_check_and_differ(pool: BrowserProvider) -> None:
+@in_module_loop
+async def test_fifty_concurrent_signs_pass_self_check_and_differ(
+    shared_pool: BrowserProvider,
+) -> None:
     """50 different URLs at once: all signed by the SDK, all verified, all distinct."""
     requests = [SignRequest(url=url) for url in WORKLOAD]
-    results = await asyncio.gather(*(pool.sign(request) for request in requests))
+    results = await asyncio.gather(*(shared_pool.sign(request) for request in requests))
     assert len(results) == 50
     ua = persona_from(Settings()).user_agent
     for request, result in zip(requests, results, strict=True):
@@ -161,11 +176,12 @@ async def test_fifty_concurrent_signs_pass_self_check_and_differ(pool: BrowserPr
     assert len({r.signed_url for r in results}) == 50
 
 
-async def test_signs_post_bodies_and_per_request_user_agents(pool: BrowserProvider) -> None:
+@in_module_loop
+async def test_signs_post_bodies_and_per_request_user_agents(shared_pool: BrowserProvider) -> None:
     """The body and a request's own UA are what the SDK hashed."""
     body = '{"aweme_id":"7300000000000000000","type":1}'
     ua = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 Safari/605.1.15"
-    result = await pool.sign(
+    result = await shared_pool.sign(
         SignRequest(
             url=f"{TIKTOK_ORIGIN}/api/commit/item/digg/?aid=1988",
             method="POST",
@@ -200,16 +216,18 @@ async def test_publishes_observed_flags_to_the_shared_persona() -> None:
     assert (store.current.gnarly_version, store.current.gnarly_build) == ("5.1.3", "1.0.0.328")
 
 
-async def test_other_ms_token_is_declined(pool: BrowserProvider) -> None:
+@in_module_loop
+async def test_other_ms_token_is_declined(shared_pool: BrowserProvider) -> None:
     """A page cannot append another msToken than its own: the request is declined."""
     with pytest.raises(ProviderDeclined, match="msToken"):
-        await pool.sign(SignRequest(url=f"{TIKTOK_ORIGIN}/api/x/?aid=1", ms_token="other"))
+        await shared_pool.sign(SignRequest(url=f"{TIKTOK_ORIGIN}/api/x/?aid=1", ms_token="other"))
 
 
-async def test_path_the_sdk_does_not_sign_is_declined(pool: BrowserProvider) -> None:
+@in_module_loop
+async def test_path_the_sdk_does_not_sign_is_declined(shared_pool: BrowserProvider) -> None:
     """Outside /api/ and /webcast/ the SDK adds nothing, so the provider declines."""
     with pytest.raises(ProviderDeclined, match="did not sign"):
-        await pool.sign(SignRequest(url=f"{TIKTOK_ORIGIN}/node/share/user/@x?aid=1"))
+        await shared_pool.sign(SignRequest(url=f"{TIKTOK_ORIGIN}/node/share/user/@x?aid=1"))
 
 
 async def test_idle_pool_heals_after_chromium_is_killed(pool: BrowserProvider) -> None:
@@ -300,40 +318,11 @@ async def test_missing_browser_is_a_clear_start_up_error() -> None:
         await provider.start()
 
 
-@pytest.fixture
-async def fake_tiktok(aiohttp_server: Any) -> Any:
-    """A TikTok web origin on loopback: its page stores an msToken, loads and inits the SDK."""
-    sdk_bytes = sdk_file("5.1.3").read_bytes()
-    seen: list[str] = []
-    page = (
-        "<!doctype html><html><head>"
-        "<script>localStorage.setItem('xmst', 'fake-ms-token');</script>"
-        "<script src='/static/sdk.js'></script>"
-        "<script>try { byted_acrawler.init({aid: 1988, dfp: true, boe: false, intercept: true,"
-        " enablePathList: ['/api/', '/webcast/']}); } catch (e) {}"
-        " fetch('/site/ping');</script>"
-        "</head><body><img src='/static/big.png'></body></html>"
-    )
-
-    async def handle(request: web.Request) -> web.StreamResponse:
-        seen.append(request.path)
-        if request.path == "/":
-            return web.Response(text=page, content_type="text/html")
-        if request.path == "/static/sdk.js":
-            return web.Response(body=sdk_bytes, content_type="application/javascript")
-        return web.json_response({})
-
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", handle)
-    server = await aiohttp_server(app)
-    server.seen = seen
-    return server
-
-
-async def test_live_source_uses_the_sites_sdk_and_ms_token(fake_tiktok: Any) -> None:
+async def test_live_source_uses_the_sites_sdk_and_ms_token(fake_tiktok: FakeTikTok) -> None:
     """Live mode: the page is the origin's own; its msToken is appended; site fetches pass."""
-    origin = str(fake_tiktok.make_url("")).rstrip("/")
-    provider = await started(config(sdk_source="live", sdk_file=None, origin=origin, pages=1))
+    provider = await started(
+        config(sdk_source="live", sdk_file=None, origin=fake_tiktok.origin, pages=1)
+    )
     try:
         result = await provider.sign(SignRequest(url=f"{TIKTOK_ORIGIN}/api/x/?aid=1988"))
         with pytest.raises(ProviderDeclined):
@@ -342,8 +331,9 @@ async def test_live_source_uses_the_sites_sdk_and_ms_token(fake_tiktok: Any) -> 
         await provider.aclose()
     assert result.ms_token == "fake-ms-token"
     assert "&msToken=fake-ms-token&X-Bogus=" in result.signed_url
-    assert "/site/ping" in fake_tiktok.seen  # the site's own fetch went out for real
-    assert "/static/big.png" not in fake_tiktok.seen  # images are not loaded
+    assert "/static/sdk.js" in fake_tiktok.paths  # the SDK came from the site
+    assert "/site/ping" in fake_tiktok.paths  # the site's own fetch went out for real
+    assert "/static/big.png" not in fake_tiktok.paths  # images are not loaded
 
 
 def renderer_pids(browser_pid: int) -> list[int]:

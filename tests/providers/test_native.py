@@ -15,6 +15,7 @@ from providers.native import NativeProvider
 from providers.typing import NoEvents, PersonaStore, Provider, SignRequest
 from signer.settings import Settings
 from signer.wiring import persona_from, provider_context
+from tests.fakes.clock import FakeClock
 from tests.support import load_vectors
 
 XBOGUS = load_vectors("xbogus-sdk.json")["vectors"]
@@ -25,15 +26,15 @@ BASE = "https://www.tiktok.com/api/post/item_list/"
 def make_provider(
     *, flags: tuple[int, int, int] = (6, 65, 14), canvas: int = 3666844619, now: float = 1.75e9,
     order: str = "session", max_signatures: int = 500, max_age_s: float = 1800.0,
-) -> tuple[NativeProvider, list[float]]:  # fmt: skip
-    clock = [now]
+) -> tuple[NativeProvider, FakeClock]:  # fmt: skip
+    clock = FakeClock(now)
     persona = dataclasses.replace(persona_from(Settings()), flags=flags, canvas=canvas)
     provider = NativeProvider(
         PersonaStore(persona),
         order_policy=order,
         max_signatures=max_signatures,
         max_age_s=max_age_s,
-        clock=lambda: clock[0],
+        clock=clock,
         rng=random.Random(7),
     )
     return provider, clock
@@ -121,7 +122,7 @@ async def test_session_renews_after_max_age() -> None:
     """An old session is replaced; its page-load time moves with it."""
     provider, clock = make_provider(max_age_s=60)
     first = await provider.sign(SignRequest(url=f"{BASE}?aid=1988"))
-    clock[0] += 61
+    clock.advance(61)
     second = await provider.sign(SignRequest(url=f"{BASE}?aid=1988"))
     assert first.x_gnarly is not None
     assert second.x_gnarly is not None

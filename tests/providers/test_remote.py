@@ -1,16 +1,15 @@
 """The remote provider against real SignTok, carcabot and Euler look-alikes on loopback.
 
-The fake upstreams sign for real with the native codecs, so every success is a genuine
-signature the provider had to verify, and every tampered answer is one it had to refuse.
+The fake upstreams (tests/fakes/upstreams.py) sign for real with the native codecs, so every
+success is a genuine signature the provider had to verify, and every tampered answer is one
+it had to refuse.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import re
 import time
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -29,167 +28,41 @@ from providers.errors import (
 )
 from providers.remote import MAX_RESPONSE_BYTES, RemoteProvider, origin
 from providers.typing import PersonaStore, Provider, SignRequest
-from signer.app import make_app
 from signer.metrics import Metrics
 from signer.settings import Settings
-from signer.wiring import persona_from, provider_context
+from signer.wiring import provider_context
+from tests.fakes.upstreams import (
+    CARCABOT_TOKEN,
+    EULER_TOKEN,
+    KEY,
+    PERSONA,
+    SIGNATURE,
+    SIGNTOK_UA,
+    Upstream,
+    carcabot_answer,
+    sign_bogus,
+    sign_gnarly,
+    signtok_answer,
+)
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable
 
-    from aiohttp.test_utils import TestServer
+    from tests.conftest import MakeClient, ServeFake
+    from tests.fakes.upstreams import Format
 
     Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
     MakeRemote = Callable[..., Awaitable[RemoteProvider]]
 
 SETTINGS = Settings(providers=("native",))
-PERSONA = persona_from(SETTINGS)
 URL = "https://www.tiktok.com/api/post/item_list/?aid=1988&count=35&secUid=MS4wLjABAAAA&cursor=0"
-KEY = "euler_k3y_ZXhhbXBsZQ"
-SIGNATURE = "_02B4Z6wo00f01fakeSignatureForTests0000000000"
-SIGNTOK_UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) SignTok/1.3"
-CARCABOT_TOKEN = "carcabot-ms-token"
-EULER_TOKEN = "euler-ms-token"
 
 
-# -- genuine signatures, as an upstream would compute them
-
-
-def sign_bogus(query: str, body: str, user_agent: str) -> str:
-    return xbogus.encode(query, body, user_agent, int(time.time()), PERSONA.canvas, PERSONA.flags)
-
-
-def sign_gnarly(query: str, body: str, user_agent: str) -> str:
-    return xgnarly.encode(
-        query,
-        body,
-        user_agent,
-        timestamp=int(time.time()),
-        canvas=PERSONA.canvas,
-        flags=PERSONA.flags,
-        page_load_us=int(time.time() * 1e6),
-        sdk_version=PERSONA.gnarly_version,
-        sdk_build=PERSONA.gnarly_build,
-        ubcode=PERSONA.flags[2],
-        requests_seen=2,
-        requests_signed=1,
-        order=xgnarly.ASCENDING_ORDER,
-    )
-
-
-def signtok_answer(url: str, *, hashed: str | None = None) -> dict[str, Any]:
-    """SignTok's answer: ``_signature`` appended, X-Bogus over the query holding it."""
-    signed = f"{url}&_signature={SIGNATURE}"
-    query = signed.split("?", 1)[1]
-    token = sign_bogus(query if hashed is None else hashed, "", SIGNTOK_UA)
-    with_bogus = f"{signed}&X-Bogus={token}"
-    return {
-        "status": "ok",
-        "data": {
-            "signature": SIGNATURE,
-            "signed_url": with_bogus,
-            "x-tt-params": xttparams.for_query(with_bogus.split("?", 1)[1]),
-            "X-Bogus": token,
-            "navigator": {
-                "deviceScaleFactor": 1,
-                "user_agent": SIGNTOK_UA,
-                "browser_language": "en-US",
-                "browser_platform": "Linux x86_64",
-                "browser_name": "Mozilla",
-                "browser_version": SIGNTOK_UA.removeprefix("Mozilla/"),
-            },
-        },
-    }
-
-
-def carcabot_answer(url: str, user_agent: str, *, gnarly_over: str | None = None) -> dict[str, Any]:
-    """The answer of carcabot 4.x: its msToken appended, X-Bogus and X-Gnarly over that query."""
-    query = f"{url.split('?', 1)[1]}&msToken={CARCABOT_TOKEN}"
-    x_bogus = sign_bogus(query, "", user_agent)
-    x_gnarly = sign_gnarly(query if gnarly_over is None else gnarly_over, "", user_agent)
-    return {
-        "status": "ok",
-        "data": {
-            "signed_url": f"{url.split('?', 1)[0]}?{query}&X-Bogus={x_bogus}&X-Gnarly={x_gnarly}",
-            "x-bogus": x_bogus,
-            "x-gnarly": x_gnarly,
-            "device-id": "7300000000000000000",
-            "navigator": {"user_agent": user_agent, "platform": "MacIntel", "os": "mac"},
-        },
-    }
-
-
-def euler_answer(url: str, user_agent: str, body: str) -> dict[str, Any]:
-    """Euler's answer: its msToken appended, both signatures, the tokens repeated."""
-    query = f"{url.split('?', 1)[1]}&msToken={EULER_TOKEN}"
-    x_bogus = sign_bogus(query, body, user_agent)
-    x_gnarly = sign_gnarly(query, body, user_agent)
-    return {
-        "code": 200,
-        "message": "ok",
-        "response": {
-            "signedUrl": f"{url.split('?', 1)[0]}?{query}&X-Bogus={x_bogus}&X-Gnarly={x_gnarly}",
-            "userAgent": user_agent,
-            "browserName": "Chrome",
-            "browserVersion": "156.0.0.0",
-            "tokens": {"msToken": EULER_TOKEN, "X-Bogus": x_bogus, "X-Gnarly": x_gnarly},
-            "requestHeaders": {},
-            "cookies": [],
-        },
-    }
-
-
-# -- the fake upstreams
-
-
-@dataclass
-class Seen:
-    """One request an upstream received."""
-
-    path: str
-    headers: dict[str, str]
-    body: str
-
-
-@dataclass
-class Upstream:
-    """A SignTok, carcabot or Euler look-alike that records what it receives."""
-
-    kind: str
-    seen: list[Seen] = field(default_factory=list)
-
-    async def handle(self, request: web.Request) -> web.StreamResponse:
-        """Record the request, then answer as the real server would."""
-        body = await request.text()
-        self.seen.append(Seen(request.path, dict(request.headers), body))
-        if self.kind == "signtok":
-            if not body.startswith("https://"):
-                message = "There was an error processing your request! Is your URL valid?"
-                return web.json_response({"status": "error", "data": message})
-            return web.json_response(signtok_answer(body))
-        data = await request.json()
-        if self.kind == "carcabot":
-            return web.json_response(carcabot_answer(data["url"], data["userAgent"]))
-        given = request.headers.get("X-Api-Key", "")
-        if given != KEY:
-            # Some servers echo the key they refused; it must not reach our messages.
-            message = f"Invalid API key {given!r}"
-            return web.json_response({"code": 401, "message": message}, status=401)
-        return web.json_response(euler_answer(data["url"], data["userAgent"], data["payload"]))
-
-
-def answering(payload: dict[str, Any]) -> Handler:
-    async def handle(_request: web.Request) -> web.StreamResponse:
-        return web.json_response(payload)
-
-    return handle
-
-
-async def serve(aiohttp_server: Any, handler: Handler) -> TestServer:
-    app = web.Application()
-    app.router.add_post("/{tail:.*}", handler)
-    server: TestServer = await aiohttp_server(app)
-    return server
+def serving(kind: Format, handler: Handler) -> Upstream:
+    """An upstream of ``kind`` whose sign path answers with ``handler``."""
+    upstream = Upstream(kind)
+    upstream.add_route("POST", upstream.path, handler)
+    return upstream
 
 
 def signed_query(signed_url: str) -> str:
@@ -212,23 +85,22 @@ def metrics() -> Metrics:
 
 
 @pytest.fixture
-async def make_remote(aiohttp_server: Any, metrics: Metrics) -> AsyncIterator[MakeRemote]:
-    """Serve a handler on loopback and start a remote provider pointed at it."""
+async def make_remote(serve_fake: ServeFake, metrics: Metrics) -> AsyncIterator[MakeRemote]:
+    """Serve an upstream on loopback and start a remote provider of its format pointed at it."""
     started: list[RemoteProvider] = []
     context = provider_context(SETTINGS, metrics, PersonaStore(PERSONA))
 
     async def make(
-        handler: Handler,
-        fmt: str,
+        upstream: Upstream,
         *,
         api_key: str | None = KEY,
         timeout_s: float = 2.0,
         path: str = "",
         start: bool = True,
     ) -> RemoteProvider:
-        server = await serve(aiohttp_server, handler)
+        await serve_fake(upstream)
         config = RemoteConfig(
-            url=str(server.make_url(path)), format=fmt, api_key=api_key, timeout_s=timeout_s
+            url=upstream.url(path), format=upstream.kind, api_key=api_key, timeout_s=timeout_s
         )
         provider = RemoteProvider("up", config, context)
         started.append(provider)
@@ -246,7 +118,7 @@ async def make_remote(aiohttp_server: Any, metrics: Metrics) -> AsyncIterator[Ma
 
 async def test_is_a_provider(make_remote: MakeRemote) -> None:
     """The remote provider satisfies the Provider protocol and says it awaits."""
-    provider = await make_remote(Upstream("signtok").handle, "signtok")
+    provider = await make_remote(Upstream("signtok"))
     assert isinstance(provider, Provider)
     assert provider.awaits is True
 
@@ -254,7 +126,7 @@ async def test_is_a_provider(make_remote: MakeRemote) -> None:
 async def test_signtok_posts_the_url_as_text(make_remote: MakeRemote) -> None:
     """SignTok gets POST /signature with the URL as its text/plain body."""
     upstream = Upstream("signtok")
-    provider = await make_remote(upstream.handle, "signtok")
+    provider = await make_remote(upstream)
     await provider.sign(SignRequest(URL))
     [seen] = upstream.seen
     assert seen.path == "/signature"
@@ -264,7 +136,7 @@ async def test_signtok_posts_the_url_as_text(make_remote: MakeRemote) -> None:
 
 async def test_signtok_signature_verifies(make_remote: MakeRemote) -> None:
     """SignTok's X-Bogus (over the query holding _signature) is verified and passed on."""
-    provider = await make_remote(Upstream("signtok").handle, "signtok")
+    provider = await make_remote(Upstream("signtok"))
     result = await provider.sign(SignRequest(URL))
     query = signed_query(result.signed_url)
     assert query == f"{URL.split('?', 1)[1]}&_signature={SIGNATURE}"
@@ -281,7 +153,7 @@ async def test_signtok_user_agent_and_navigator_are_the_upstreams(
     make_remote: MakeRemote,
 ) -> None:
     """The result carries the UA SignTok signed as and the navigator it reported."""
-    provider = await make_remote(Upstream("signtok").handle, "signtok")
+    provider = await make_remote(Upstream("signtok"))
     result = await provider.sign(SignRequest(URL))
     assert result.user_agent == SIGNTOK_UA
     assert result.navigator["user_agent"] == SIGNTOK_UA
@@ -291,7 +163,7 @@ async def test_signtok_user_agent_and_navigator_are_the_upstreams(
 async def test_carcabot_posts_json_with_the_personas_user_agent(make_remote: MakeRemote) -> None:
     """The carcabot format posts JSON {url, userAgent}; without a caller UA it is the persona's."""
     upstream = Upstream("carcabot")
-    provider = await make_remote(upstream.handle, "carcabot")
+    provider = await make_remote(upstream)
     await provider.sign(SignRequest(URL))
     [seen] = upstream.seen
     assert seen.path == "/signature"
@@ -301,7 +173,7 @@ async def test_carcabot_posts_json_with_the_personas_user_agent(make_remote: Mak
 
 async def test_carcabot_signs_with_the_callers_user_agent(make_remote: MakeRemote) -> None:
     """A caller's UA is sent to carcabot, and both signatures hash it."""
-    provider = await make_remote(Upstream("carcabot").handle, "carcabot")
+    provider = await make_remote(Upstream("carcabot"))
     ua = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_0) Safari/605.1.15"
     result = await provider.sign(SignRequest(URL, user_agent=ua))
     query = signed_query(result.signed_url)
@@ -314,14 +186,14 @@ async def test_carcabot_signs_with_the_callers_user_agent(make_remote: MakeRemot
 
 async def test_carcabot_ms_token_is_the_one_in_the_signed_url(make_remote: MakeRemote) -> None:
     """The msToken reported is the last one of the signed URL (carcabot's)."""
-    provider = await make_remote(Upstream("carcabot").handle, "carcabot")
+    provider = await make_remote(Upstream("carcabot"))
     result = await provider.sign(SignRequest(URL))
     assert result.ms_token == CARCABOT_TOKEN
 
 
 async def test_carcabot_navigator_is_passed_on(make_remote: MakeRemote) -> None:
     """The navigator carcabot reports is returned as it gave it."""
-    provider = await make_remote(Upstream("carcabot").handle, "carcabot")
+    provider = await make_remote(Upstream("carcabot"))
     result = await provider.sign(SignRequest(URL))
     assert result.navigator == {
         "user_agent": PERSONA.user_agent,
@@ -333,7 +205,7 @@ async def test_carcabot_navigator_is_passed_on(make_remote: MakeRemote) -> None:
 async def test_euler_posts_sign_url_with_key_method_and_payload(make_remote: MakeRemote) -> None:
     """Euler gets POST /webcast/sign_url with X-Api-Key and {url, userAgent, method, ...}."""
     upstream = Upstream("euler")
-    provider = await make_remote(upstream.handle, "euler")
+    provider = await make_remote(upstream)
     await provider.sign(SignRequest(URL, method="POST", body='{"a":1}'))
     [seen] = upstream.seen
     assert seen.path == "/webcast/sign_url"
@@ -346,7 +218,7 @@ async def test_euler_posts_sign_url_with_key_method_and_payload(make_remote: Mak
 
 async def test_euler_signs_a_body(make_remote: MakeRemote) -> None:
     """Euler's signatures over a POST body verify; msToken and navigator come with them."""
-    provider = await make_remote(Upstream("euler").handle, "euler")
+    provider = await make_remote(Upstream("euler"))
     body = '{"a":1}'
     result = await provider.sign(SignRequest(URL, method="POST", body=body))
     query = signed_query(result.signed_url)
@@ -358,10 +230,10 @@ async def test_euler_signs_a_body(make_remote: MakeRemote) -> None:
 
 
 @pytest.mark.parametrize("fmt", ["signtok", "carcabot"])
-async def test_api_key_is_sent_to_every_format(make_remote: MakeRemote, fmt: str) -> None:
+async def test_api_key_is_sent_to_every_format(make_remote: MakeRemote, fmt: Format) -> None:
     """A configured key goes in X-Api-Key for SignTok and carcabot too."""
     upstream = Upstream(fmt)
-    provider = await make_remote(upstream.handle, fmt)
+    provider = await make_remote(upstream)
     await provider.sign(SignRequest(URL))
     assert upstream.seen[0].headers["X-Api-Key"] == KEY
 
@@ -369,7 +241,7 @@ async def test_api_key_is_sent_to_every_format(make_remote: MakeRemote, fmt: str
 async def test_no_key_header_without_a_key(make_remote: MakeRemote) -> None:
     """Without a configured key no X-Api-Key header is sent."""
     upstream = Upstream("signtok")
-    provider = await make_remote(upstream.handle, "signtok", api_key=None)
+    provider = await make_remote(upstream, api_key=None)
     await provider.sign(SignRequest(URL))
     assert "X-Api-Key" not in upstream.seen[0].headers
 
@@ -380,7 +252,7 @@ async def test_no_key_header_without_a_key(make_remote: MakeRemote) -> None:
 async def test_callers_ms_token_is_sent_and_reported(make_remote: MakeRemote) -> None:
     """A caller's msToken is appended to the URL sent, and it is the one signed."""
     upstream = Upstream("signtok")
-    provider = await make_remote(upstream.handle, "signtok")
+    provider = await make_remote(upstream)
     result = await provider.sign(SignRequest(URL, ms_token="caller-token"))
     assert upstream.seen[0].body == f"{URL}&msToken=caller-token"
     assert result.ms_token == "caller-token"
@@ -388,15 +260,33 @@ async def test_callers_ms_token_is_sent_and_reported(make_remote: MakeRemote) ->
 
 async def test_upstream_with_its_own_ms_token_declines(make_remote: MakeRemote) -> None:
     """When the upstream signs with another msToken than the caller's, the provider declines."""
-    provider = await make_remote(Upstream("carcabot").handle, "carcabot")
+    provider = await make_remote(Upstream("carcabot"))
     with pytest.raises(ProviderDeclined, match="its own msToken"):
         await provider.sign(SignRequest(URL, ms_token="caller-token"))
+
+
+async def test_the_urls_ms_token_is_the_one_that_must_be_signed(make_remote: MakeRemote) -> None:
+    """Without an explicit token the URL's last msToken is asked for; another one declines."""
+    upstream = Upstream("carcabot")
+    provider = await make_remote(upstream)
+    with pytest.raises(ProviderDeclined, match="its own msToken"):
+        await provider.sign(SignRequest(f"{URL}&msToken=url-token"))
+    assert upstream.seen[0].body.startswith(f'{{"url":"{URL}&msToken=url-token",')
+
+
+async def test_upstream_signing_as_another_user_agent_declines(make_remote: MakeRemote) -> None:
+    """A caller's UA that the upstream did not sign as (SignTok has one of its own) declines."""
+    provider = await make_remote(Upstream("signtok"))
+    ua = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_0) Safari/605.1.15"
+    with pytest.raises(ProviderDeclined, match="another user agent"):
+        await provider.sign(SignRequest(URL, user_agent=ua))
+    assert provider.health().details["failures"] == 0
 
 
 async def test_signtok_declines_a_body(make_remote: MakeRemote) -> None:
     """SignTok hashes no body, so a request with one is declined without asking it."""
     upstream = Upstream("signtok")
-    provider = await make_remote(upstream.handle, "signtok")
+    provider = await make_remote(upstream)
     with pytest.raises(ProviderDeclined, match="request bodies"):
         await provider.sign(SignRequest(URL, method="POST", body="{}"))
     assert upstream.seen == []
@@ -427,7 +317,7 @@ async def test_bad_x_bogus_is_refused(
     make_remote: MakeRemote, metrics: Metrics, case: str, answer: Callable[[], dict[str, Any]]
 ) -> None:
     """An X-Bogus that does not decode or re-encode is SelfCheckFailed, and counted."""
-    provider = await make_remote(answering(answer()), "signtok")
+    provider = await make_remote(Upstream("signtok", answer=answer()))
     with pytest.raises(SelfCheckFailed, match=r"remote up .*X-Bogus"):
         await provider.sign(SignRequest(URL))
     sample = {"provider": "up"}
@@ -439,7 +329,7 @@ async def test_x_bogus_field_must_match_the_signed_urls(make_remote: MakeRemote)
     """A genuine-looking X-Bogus field that differs from the URL's is refused."""
     answer = signtok_answer(URL)
     answer["data"]["X-Bogus"] = signtok_answer(URL, hashed="other")["data"]["X-Bogus"]
-    provider = await make_remote(answering(answer), "signtok")
+    provider = await make_remote(Upstream("signtok", answer=answer))
     with pytest.raises(SelfCheckFailed, match="not the signed URL's"):
         await provider.sign(SignRequest(URL))
 
@@ -447,7 +337,7 @@ async def test_x_bogus_field_must_match_the_signed_urls(make_remote: MakeRemote)
 async def test_x_gnarly_over_another_query_is_refused(make_remote: MakeRemote) -> None:
     """An X-Gnarly that hashes another query than the signed one is refused."""
     answer = carcabot_answer(URL, PERSONA.user_agent, gnarly_over="aid=1988")
-    provider = await make_remote(answering(answer), "carcabot")
+    provider = await make_remote(Upstream("carcabot", answer=answer))
     with pytest.raises(SelfCheckFailed, match="X-Gnarly does not hash"):
         await provider.sign(SignRequest(URL))
 
@@ -455,7 +345,7 @@ async def test_x_gnarly_over_another_query_is_refused(make_remote: MakeRemote) -
 async def test_signed_url_to_another_host_is_refused(make_remote: MakeRemote) -> None:
     """A genuinely signed URL that goes elsewhere than the requested endpoint is refused."""
     answer = signtok_answer(URL.replace("www.tiktok.com", "evil.example"))
-    provider = await make_remote(answering(answer), "signtok")
+    provider = await make_remote(Upstream("signtok", answer=answer))
     with pytest.raises(SelfCheckFailed, match="scheme, host and path"):
         await provider.sign(SignRequest(URL))
 
@@ -464,7 +354,7 @@ async def test_unsigned_parameters_after_x_bogus_are_refused(make_remote: MakeRe
     """Parameters appended after the signatures (not covered by them) are refused."""
     answer = signtok_answer(URL)
     answer["data"]["signed_url"] += "&redirect=https://evil.example"
-    provider = await make_remote(answering(answer), "signtok")
+    provider = await make_remote(Upstream("signtok", answer=answer))
     with pytest.raises(SelfCheckFailed, match="does not sign"):
         await provider.sign(SignRequest(URL))
 
@@ -505,7 +395,7 @@ async def test_other_untrustworthy_answers_are_refused(
     make_remote: MakeRemote, change: Callable[[dict[str, Any]], None], reason: str
 ) -> None:
     """A missing X-Bogus, a mismatched or undecodable X-Gnarly, bad x-tt-params: refused."""
-    provider = await make_remote(answering(_tampered(change)), "carcabot")
+    provider = await make_remote(Upstream("carcabot", answer=_tampered(change)))
     with pytest.raises(SelfCheckFailed, match=reason):
         await provider.sign(SignRequest(URL))
 
@@ -515,7 +405,7 @@ async def test_url_without_query_signs_with_x_bogus_first(make_remote: MakeRemot
     bare = "https://www.tiktok.com/api/recommend/"
     token = sign_bogus("", "", SIGNTOK_UA)
     answer = {"status": "ok", "data": {"signed_url": f"{bare}?X-Bogus={token}"}}
-    provider = await make_remote(answering(answer), "signtok")
+    provider = await make_remote(Upstream("signtok", answer=answer))
     result = await provider.sign(SignRequest(bare, user_agent=SIGNTOK_UA))
     assert (result.x_bogus, result.ms_token) == (token, "")
     assert result.navigator == PERSONA.navigator(SIGNTOK_UA)
@@ -526,12 +416,7 @@ async def test_url_without_query_signs_with_x_bogus_first(make_remote: MakeRemot
 
 async def test_hanging_upstream_times_out(make_remote: MakeRemote) -> None:
     """An upstream that does not answer within timeout_s fails fast and says so."""
-
-    async def hang(_request: web.Request) -> web.StreamResponse:
-        await asyncio.sleep(30)
-        return web.Response()
-
-    provider = await make_remote(hang, "signtok", timeout_s=0.2)
+    provider = await make_remote(Upstream("signtok", "hang"), timeout_s=0.2)
     started = time.monotonic()
     with pytest.raises(ProviderUnavailable, match=r"remote up .*no answer within 0\.2 s"):
         await provider.sign(SignRequest(URL))
@@ -555,22 +440,14 @@ async def test_unreachable_upstream_is_unavailable(unused_tcp_port: int, metrics
 
 async def test_http_500_carries_the_upstreams_message(make_remote: MakeRemote) -> None:
     """An HTTP 500 is an UpstreamError quoting the upstream's text."""
-
-    async def broken(_request: web.Request) -> web.StreamResponse:
-        return web.Response(status=500, text="Internal Server Error: browser crashed")
-
-    provider = await make_remote(broken, "carcabot")
+    provider = await make_remote(Upstream("carcabot", "http_500"))
     with pytest.raises(UpstreamError, match="HTTP 500: Internal Server Error: browser crashed"):
         await provider.sign(SignRequest(URL))
 
 
 async def test_non_json_answer_is_an_upstream_error(make_remote: MakeRemote) -> None:
     """An HTTP 200 that is not JSON is an UpstreamError saying so."""
-
-    async def html(_request: web.Request) -> web.StreamResponse:
-        return web.Response(text="<html>login</html>", content_type="text/html")
-
-    provider = await make_remote(html, "signtok")
+    provider = await make_remote(Upstream("signtok", "not_json"))
     with pytest.raises(UpstreamError, match="not JSON: <html>login</html>"):
         await provider.sign(SignRequest(URL))
 
@@ -578,14 +455,14 @@ async def test_non_json_answer_is_an_upstream_error(make_remote: MakeRemote) -> 
 async def test_signtok_error_body_is_an_upstream_error(make_remote: MakeRemote) -> None:
     """SignTok's HTTP 200 {"status": "error"} answer surfaces with its message."""
     upstream = Upstream("signtok")
-    provider = await make_remote(upstream.handle, "signtok")
+    provider = await make_remote(upstream)
     with pytest.raises(UpstreamError, match="answered an error: There was an error processing"):
         await provider.sign(SignRequest("http://www.tiktok.com/api/post/item_list/?aid=1988"))
 
 
 async def test_answer_without_signed_url_is_an_upstream_error(make_remote: MakeRemote) -> None:
     """An 'ok' answer of the wrong shape is an UpstreamError naming what is missing."""
-    provider = await make_remote(answering({"status": "ok", "data": {}}), "carcabot")
+    provider = await make_remote(Upstream("carcabot", answer={"status": "ok", "data": {}}))
     with pytest.raises(UpstreamError, match="no 'signed_url'"):
         await provider.sign(SignRequest(URL))
 
@@ -606,14 +483,10 @@ async def test_answer_without_signed_url_is_an_upstream_error(make_remote: MakeR
     ],
 )
 async def test_answer_of_the_wrong_shape_is_an_upstream_error(
-    make_remote: MakeRemote, fmt: str, payload: Any, reason: str
+    make_remote: MakeRemote, fmt: Format, payload: Any, reason: str
 ) -> None:
     """An HTTP 200 JSON answer that is not the format's envelope names what is wrong."""
-
-    async def handle(_request: web.Request) -> web.StreamResponse:
-        return web.json_response(payload)
-
-    provider = await make_remote(handle, fmt)
+    provider = await make_remote(Upstream(fmt, answer=payload))
     with pytest.raises(UpstreamError, match=re.escape(reason)):
         await provider.sign(SignRequest(URL))
 
@@ -625,7 +498,7 @@ async def test_a_peer_signers_error_message_is_quoted(make_remote: MakeRemote) -
     async def handle(_request: web.Request) -> web.StreamResponse:
         return web.json_response(error, status=400)
 
-    provider = await make_remote(handle, "carcabot")
+    provider = await make_remote(serving("carcabot", handle))
     with pytest.raises(UpstreamError, match="HTTP 400: bad URL"):
         await provider.sign(SignRequest(URL))
 
@@ -644,22 +517,22 @@ async def test_oversized_answer_is_refused(make_remote: MakeRemote, declared: bo
             await response.write(chunk)
         return response
 
-    provider = await make_remote(huge, "signtok")
+    provider = await make_remote(serving("signtok", huge))
     with pytest.raises(UpstreamError, match="more than 256 KiB"):
         await provider.sign(SignRequest(URL))
 
 
 async def test_redirect_to_another_host_is_not_followed(
-    make_remote: MakeRemote, aiohttp_server: Any
+    make_remote: MakeRemote, serve_fake: ServeFake
 ) -> None:
     """A 307 to another host is refused; the other host never sees the key."""
-    elsewhere = Upstream("signtok")
-    other = await serve(aiohttp_server, elsewhere.handle)
+    elsewhere = await serve_fake(Upstream("signtok"))
+    port = upstream_port(elsewhere.origin)
 
     async def redirect(_request: web.Request) -> web.StreamResponse:
-        raise web.HTTPTemporaryRedirect(f"http://localhost:{other.port}/signature")
+        raise web.HTTPTemporaryRedirect(f"http://localhost:{port}/signature")
 
-    provider = await make_remote(redirect, "signtok")
+    provider = await make_remote(serving("signtok", redirect))
     with pytest.raises(UpstreamError, match=r"redirected to another host \(localhost\)"):
         await provider.sign(SignRequest(URL))
     assert elsewhere.seen == []
@@ -681,24 +554,23 @@ async def test_other_redirects_are_not_followed(
     async def redirect(_request: web.Request) -> web.StreamResponse:
         return web.Response(status=status, headers={"Location": location})
 
-    provider = await make_remote(redirect, "signtok")
+    provider = await make_remote(serving("signtok", redirect))
     with pytest.raises(UpstreamError, match=re.escape(reason)):
         await provider.sign(SignRequest(URL))
 
 
 async def test_redirect_within_the_host_is_followed(make_remote: MakeRemote) -> None:
     """A 307 to another path of the same host is followed with the same body and key."""
-    upstream = Upstream("signtok")
 
-    async def moved(request: web.Request) -> web.StreamResponse:
-        if request.path == "/signature":
-            raise web.HTTPTemporaryRedirect("/v2/signature")
-        return await upstream.handle(request)
+    async def moved(_request: web.Request) -> web.StreamResponse:
+        raise web.HTTPTemporaryRedirect("/v2/signature")
 
-    provider = await make_remote(moved, "signtok")
+    upstream = serving("signtok", moved)
+    provider = await make_remote(upstream)
     result = await provider.sign(SignRequest(URL))
     assert result.signature == SIGNATURE
-    [seen] = upstream.seen
+    [redirected, seen] = upstream.seen
+    assert redirected.path == "/signature"
     assert (seen.path, seen.body, seen.headers["X-Api-Key"]) == ("/v2/signature", URL, KEY)
 
 
@@ -708,7 +580,7 @@ async def test_redirect_within_the_host_is_followed(make_remote: MakeRemote) -> 
 async def test_wrong_euler_key_is_401_without_the_key(make_remote: MakeRemote) -> None:
     """A refused key surfaces as HTTP 401, with the echoed key blanked out."""
     wrong = "wrong_k3y_c2VjcmV0"
-    provider = await make_remote(Upstream("euler").handle, "euler", api_key=wrong)
+    provider = await make_remote(Upstream("euler"), api_key=wrong)
     with pytest.raises(UpstreamError) as caught:
         await provider.sign(SignRequest(URL))
     message = caught.value.message
@@ -725,7 +597,7 @@ async def test_no_part_of_an_echoed_key_survives(make_remote: MakeRemote, paddin
         text = "x" * padding + request.headers["X-Api-Key"] + "\n trailer"
         return web.json_response({"code": 403, "message": text}, status=403)
 
-    provider = await make_remote(echo, "euler")
+    provider = await make_remote(serving("euler", echo))
     with pytest.raises(UpstreamError) as caught:
         await provider.sign(SignRequest(URL))
     message = caught.value.message
@@ -739,9 +611,9 @@ async def test_api_key_never_reaches_the_logs(make_remote: MakeRemote) -> None:
     """Neither a success nor a refused key logs the key."""
     wrong = "wrong_k3y_c2VjcmV0"
     with structlog.testing.capture_logs() as logs:
-        good = await make_remote(Upstream("euler").handle, "euler")
+        good = await make_remote(Upstream("euler"))
         await good.sign(SignRequest(URL))
-        bad = await make_remote(Upstream("euler").handle, "euler", api_key=wrong)
+        bad = await make_remote(Upstream("euler"), api_key=wrong)
         with pytest.raises(UpstreamError):
             await bad.sign(SignRequest(URL))
     assert [entry["event"] for entry in logs] == ["remote_ready", "remote_ready", "remote_failed"]
@@ -755,14 +627,14 @@ async def test_api_key_never_reaches_the_logs(make_remote: MakeRemote) -> None:
 
 async def test_sign_before_start_is_unavailable(make_remote: MakeRemote) -> None:
     """Signing before start() is ProviderUnavailable, not a crash."""
-    provider = await make_remote(Upstream("signtok").handle, "signtok", start=False)
+    provider = await make_remote(Upstream("signtok"), start=False)
     with pytest.raises(ProviderUnavailable, match="not started"):
         await provider.sign(SignRequest(URL))
 
 
 async def test_health_follows_the_lifecycle(make_remote: MakeRemote) -> None:
     """Stopped before start, ready after it, stopped again after aclose."""
-    provider = await make_remote(Upstream("signtok").handle, "signtok", start=False)
+    provider = await make_remote(Upstream("signtok"), start=False)
     assert provider.health().state == "stopped"
     await provider.start()
     assert provider.health().state == "ready"
@@ -773,7 +645,7 @@ async def test_health_follows_the_lifecycle(make_remote: MakeRemote) -> None:
 async def test_health_counts_and_shows_only_the_origin(make_remote: MakeRemote) -> None:
     """Details: format, the URL without its path, requests and failures; the last error."""
     upstream = Upstream("signtok")
-    provider = await make_remote(upstream.handle, "signtok", path="/private-prefix-x1")
+    provider = await make_remote(upstream, path="/private-prefix-x1")
     await provider.sign(SignRequest(URL))
     with pytest.raises(ProviderError):
         await provider.sign(SignRequest("http://www.tiktok.com/api/?a=1"))
@@ -794,15 +666,15 @@ async def test_health_counts_and_shows_only_the_origin(make_remote: MakeRemote) 
 # -- several remotes
 
 
-async def test_two_remotes_from_the_registry_both_sign(aiohttp_server: Any) -> None:
+async def test_two_remotes_from_the_registry_both_sign(serve_fake: ServeFake) -> None:
     """Two remotes configured by name are built, started and sign each through its upstream."""
-    signtok = await serve(aiohttp_server, Upstream("signtok").handle)
-    carcabot = await serve(aiohttp_server, Upstream("carcabot").handle)
+    signtok = await serve_fake(Upstream("signtok"))
+    carcabot = await serve_fake(Upstream("carcabot"))
     settings = Settings(
         providers=("up1", "up2", "native"),
         remotes={
-            "up1": RemoteConfig(url=str(signtok.make_url("")), format="signtok"),
-            "up2": RemoteConfig(url=str(carcabot.make_url("")), format="carcabot", api_key=KEY),
+            "up1": RemoteConfig(url=signtok.origin, format="signtok"),
+            "up2": RemoteConfig(url=carcabot.origin, format="carcabot", api_key=KEY),
         },
     )
     providers = registry.build(settings.providers, provider_context(settings, Metrics()))
@@ -834,10 +706,10 @@ def test_origin_shows_no_path_or_userinfo(url: str, shown: str) -> None:
 
 @pytest.mark.parametrize("fmt", ["signtok", "carcabot"])
 async def test_our_own_service_is_a_usable_upstream(
-    aiohttp_server: Any, metrics: Metrics, fmt: str
+    make_client: MakeClient, metrics: Metrics, fmt: Format
 ) -> None:
     """A peer tiktok-signer (native provider) answers in a format the remote accepts."""
-    peer = await aiohttp_server(make_app(SETTINGS))
+    peer = await make_client(SETTINGS)
     config = RemoteConfig(url=str(peer.make_url("")), format=fmt)
     provider = RemoteProvider(
         "peer", config, provider_context(SETTINGS, metrics, PersonaStore(PERSONA))

@@ -27,6 +27,7 @@ from signer.middleware import make_edge_middleware
 from signer.settings import Settings, load_settings
 from signer.state import operator
 from signer.state.memory import MemoryState
+from tests.fakes.clock import FakeClock
 from tests.support import REPO
 
 if TYPE_CHECKING:
@@ -46,21 +47,6 @@ SECRETS = (ALICE_KEY, BOB_KEY, ADMIN_KEY)
 
 def sha(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
-
-
-class FakeClock:
-    """A monotonic clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        """The current time."""
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        """Let time pass."""
-        self.now += seconds
 
 
 async def sign(request: web.Request) -> web.Response:
@@ -398,9 +384,8 @@ async def test_allowed_responses_carry_the_ratelimit_headers(serve: Serve) -> No
     assert "Retry-After" not in second.headers
 
 
-async def test_retry_after_is_the_wait_for_the_next_token(serve: Serve) -> None:
+async def test_retry_after_is_the_wait_for_the_next_token(serve: Serve, clock: FakeClock) -> None:
     """At 0.25 requests a second Retry-After is 4 s, then 3 s one second later."""
-    clock = FakeClock()
     client = await serve(
         Settings(providers=("native",), rate_limit_rps=0.25, rate_limit_burst=1), clock=clock
     )
@@ -412,9 +397,8 @@ async def test_retry_after_is_the_wait_for_the_next_token(serve: Serve) -> None:
     assert (await refused.json())["error"]["retry_after_s"] == 3
 
 
-async def test_the_bucket_refills_as_time_passes(serve: Serve) -> None:
+async def test_the_bucket_refills_as_time_passes(serve: Serve, clock: FakeClock) -> None:
     """After the wait Retry-After named, the client is let in again."""
-    clock = FakeClock()
     client = await serve(limited(), clock=clock)
     for _ in range(2):
         await client.post("/sign")
@@ -492,9 +476,8 @@ def test_burst_without_a_rate_is_a_config_error() -> None:
         RateLimiter.from_settings(Settings(providers=("native",), rate_limit_burst=5))
 
 
-def test_buckets_idle_until_full_are_dropped() -> None:
+def test_buckets_idle_until_full_are_dropped(clock: FakeClock) -> None:
     """A bucket that has refilled is forgotten: memory follows the active clients."""
-    clock = FakeClock()
     limiter = RateLimiter(1, 2, clock=clock)
     for address in ("a", "b", "c"):
         limiter.check(address)

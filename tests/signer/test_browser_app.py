@@ -9,14 +9,17 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import pytest
+import pytest_asyncio
+from aiohttp.test_utils import TestClient, TestServer
 
+from signer.app import make_app
 from signer.settings import Settings
 from tests.support import REPO
 
 if TYPE_CHECKING:
-    from aiohttp.test_utils import TestClient
+    from collections.abc import AsyncIterator
 
-    from tests.signer.conftest import MakeClient
+    from tests.conftest import MakeClient
 
     Client = TestClient[Any, Any]
 
@@ -33,9 +36,23 @@ async def client(make_client: MakeClient) -> Client:
     return await make_client(DEFAULTS)
 
 
-async def test_default_chain_signs_with_the_browser(client: Client) -> None:
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def shared_client() -> AsyncIterator[Client]:
+    """Like ``client``, shared by the tests that leave the app as they found it."""
+    async with TestClient(TestServer(make_app(DEFAULTS))) as client:
+        yield client
+
+
+#: The tests on ``shared_client`` run in the module's event loop, where it was started.
+in_module_loop = pytest.mark.asyncio(loop_scope="module")
+
+
+@in_module_loop
+async def test_default_chain_signs_with_the_browser(shared_client: Client) -> None:
     """On embedded defaults /signature is answered by TikTok's SDK in Chromium."""
-    response = await client.post("/signature", data=URL, headers={"Content-Type": "text/plain"})
+    response = await shared_client.post(
+        "/signature", data=URL, headers={"Content-Type": "text/plain"}
+    )
     assert response.status == 200
     data = (await response.json())["data"]
     assert data["provider"] == "browser"
@@ -43,22 +60,24 @@ async def test_default_chain_signs_with_the_browser(client: Client) -> None:
     assert data["x-gnarly"]
 
 
-async def test_health_and_metrics_show_the_pool(client: Client) -> None:
+@in_module_loop
+async def test_health_and_metrics_show_the_pool(shared_client: Client) -> None:
     """/health lists both providers ready; /metrics has the pool gauges."""
-    health = await (await client.get("/health")).json()
+    health = await (await shared_client.get("/health")).json()
     assert health["status"] == "ok"
     browser, native = health["providers"]
     assert (browser["name"], browser["state"], native["name"]) == ("browser", "ready", "native")
     assert browser["pages_ready"] == 2
-    text = await (await client.get("/metrics")).text()
+    text = await (await shared_client.get("/metrics")).text()
     assert 'signer_browser_pages{state="ready"} 2.0' in text
     assert 'signer_browser_pages{state="total"} 2.0' in text
     assert "signer_browser_queue_depth 0.0" in text
 
 
-async def test_request_the_browser_declines_goes_to_native(client: Client) -> None:
+@in_module_loop
+async def test_request_the_browser_declines_goes_to_native(shared_client: Client) -> None:
     """An msToken the page does not hold is signed by the native provider instead."""
-    response = await client.post("/sign", json={"url": URL, "ms_token": "mine"})
+    response = await shared_client.post("/sign", json={"url": URL, "ms_token": "mine"})
     data = (await response.json())["data"]
     assert data["provider"] == "native"
     assert data["msToken"] == "mine"

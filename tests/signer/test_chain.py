@@ -18,23 +18,13 @@ from signer.state import operator
 from signer.state.memory import MemoryState
 from signer.state.operator import SetProviders
 from signer.wiring import persona_from
+from tests.fakes.clock import FakeClock
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
 PERSONA = persona_from(Settings())
 REQUEST = SignRequest(url="https://www.tiktok.com/api/post/item_list/?aid=1988")
-
-
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        """The current fake time."""
-        return self.now
 
 
 def fakes(*behaviours: Behaviour) -> list[FakeProvider]:
@@ -44,7 +34,7 @@ def fakes(*behaviours: Behaviour) -> list[FakeProvider]:
 def chain(
     providers: Sequence[FakeProvider],
     *,
-    clock: Clock | None = None,
+    clock: FakeClock | None = None,
     cache: SignatureCache | None = None,
     failures: int = 3,
     state: MemoryState | None = None,
@@ -59,7 +49,7 @@ def chain(
         breaker_failures=failures,
         breaker_cooldown_s=30,
         cache=cache is not None,
-        clock=clock or Clock(),
+        clock=clock or FakeClock(),
     )
     return built, metrics
 
@@ -138,29 +128,27 @@ async def test_breaker_opens_after_consecutive_failures_and_rejects_fast() -> No
     )
 
 
-async def test_breaker_half_opens_after_cooldown_and_closes_on_success() -> None:
+async def test_breaker_half_opens_after_cooldown_and_closes_on_success(clock: FakeClock) -> None:
     """After the cool-down one trial goes through; its success closes the breaker."""
-    clock = Clock()
     providers = fakes("fail", "ok")
     built, _ = chain(providers, clock=clock)
     for _ in range(3):
         await built.sign(REQUEST)
     providers[0].behaviour = "ok"
-    clock.now += 29
+    clock.advance(29)
     assert (await built.sign(REQUEST)).result.provider == "p1"
-    clock.now += 2
+    clock.advance(2)
     assert (await built.sign(REQUEST)).result.provider == "p0"
     assert built.entry("p0").breaker.state == "closed"
 
 
-async def test_failed_trial_reopens_the_breaker() -> None:
+async def test_failed_trial_reopens_the_breaker(clock: FakeClock) -> None:
     """A failing half-open trial opens the breaker again for a full cool-down."""
-    clock = Clock()
     providers = fakes("fail", "ok")
     built, _ = chain(providers, clock=clock)
     for _ in range(3):
         await built.sign(REQUEST)
-    clock.now += 31
+    clock.advance(31)
     await built.sign(REQUEST)
     assert providers[0].calls == 4
     assert built.entry("p0").breaker.state == "open"
@@ -224,19 +212,18 @@ async def test_chain_follows_the_operator_order_and_switches() -> None:
     ]
 
 
-async def test_cache_serves_within_ttl_and_never_after() -> None:
+async def test_cache_serves_within_ttl_and_never_after(clock: FakeClock) -> None:
     """A cached signature is reused inside the TTL and never once it has expired."""
-    clock = Clock()
     providers = fakes("ok")
     cache = SignatureCache(ttl_s=5, max_bytes=1_000_000, clock=clock)
     built, metrics = chain(providers, cache=cache)
     first = await built.sign(REQUEST)
-    clock.now += 4.9
+    clock.advance(4.9)
     second = await built.sign(REQUEST)
     assert second.cached
     assert second.result is first.result
     assert providers[0].calls == 1
-    clock.now += 0.2
+    clock.advance(0.2)
     third = await built.sign(REQUEST)
     assert not third.cached
     assert providers[0].calls == 2

@@ -9,6 +9,7 @@ import structlog
 
 from providers.errors import ProviderStartFailed
 from providers.fake import FakeProvider
+from providers.typing import ProviderHealth
 from signer.app import make_app
 from signer.settings import Settings
 from signer.wiring import persona_from
@@ -111,23 +112,30 @@ class SlowStart(FakeProvider):
     def __init__(self, name: str, *, fail: bool = False) -> None:
         super().__init__(name, persona_from(Settings()))
         self.fail = fail
-        self.running = 0
-        self.most_running = 0
+        self.starting = 0
+        self.most_starting = 0
         self.starts = 0
+        self.start_failed = False
 
     async def start(self) -> None:
-        """Start slowly; with ``fail``, the start fails as a browser that will not launch."""
-        self.running += 1
-        self.most_running = max(self.most_running, self.running)
+        """Start slowly; with ``fail``, a restart fails as a browser that will not launch."""
+        self.starting += 1
+        self.most_starting = max(self.most_starting, self.starting)
         try:
             await asyncio.sleep(0.05)
             self.starts += 1
             if self.fail and self.starts > 1:
-                self.behaviour = "fail"
+                self.start_failed = True
                 raise ProviderStartFailed("the browser provider could not start: exit code 21")
             await super().start()
         finally:
-            self.running -= 1
+            self.starting -= 1
+
+    def health(self) -> ProviderHealth:
+        """Failed after a failed start, as the browser provider shows it."""
+        if self.start_failed:
+            return ProviderHealth(name=self.name, state="failed", last_error="could not start")
+        return super().health()
 
 
 async def test_concurrent_restarts_run_one_at_a_time(aiohttp_client: Any) -> None:
@@ -140,7 +148,7 @@ async def test_concurrent_restarts_run_one_at_a_time(aiohttp_client: Any) -> Non
         *(client.post("/admin/providers/slow/restart", headers=admin) for _ in range(3))
     )
     assert [answer.status for answer in answers] == [200, 200, 200]
-    assert (slow.starts, slow.most_running) == (4, 1)
+    assert (slow.starts, slow.most_starting) == (4, 1)
 
 
 async def test_a_failed_restart_is_a_503_with_the_cause(aiohttp_client: Any) -> None:

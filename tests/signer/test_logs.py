@@ -21,6 +21,7 @@ from signer.logs import (
     add_request_id,
     renderers,
 )
+from tests.fakes.clock import FakeClock
 
 
 def test_lines_wait_for_the_timer_inside_a_loop() -> None:
@@ -101,17 +102,6 @@ def test_tracebacks_carry_no_local_variables(console: bool) -> None:
     assert "planted-admin-key" not in rendered
 
 
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        """The current fake time."""
-        return self.now
-
-
 def _record(name: str, message: str, error: BaseException | None) -> logging.LogRecord:
     exc_info = (type(error), error, None) if error is not None else None
     return logging.LogRecord(name, logging.ERROR, __file__, 1, message, (), exc_info)
@@ -120,7 +110,7 @@ def _record(name: str, message: str, error: BaseException | None) -> logging.Log
 def test_library_records_become_one_event_without_their_text() -> None:
     """The record aiohttp writes of a bad request becomes one event: logger and error class."""
     secret = "X-Api-Key: alice-key-\x01"
-    bridge = LibraryLogBridge(clock=Clock())
+    bridge = LibraryLogBridge(clock=FakeClock(100.0))
     with structlog.testing.capture_logs() as logs:
         bridge.emit(
             _record("aiohttp.server", f"Error handling request {secret}", ValueError(secret))
@@ -137,11 +127,11 @@ def test_library_records_become_one_event_without_their_text() -> None:
 
 def test_library_records_of_one_kind_are_throttled() -> None:
     """A flood of one kind is one line per interval, then a line saying how many were left out."""
-    clock = Clock()
+    clock = FakeClock(100.0)
     bridge = LibraryLogBridge(interval_s=10, clock=clock)
     with structlog.testing.capture_logs() as logs:
         for _ in range(500):
             bridge.emit(_record("asyncio", "socket.accept() out of system resource", OSError(24)))
-        clock.now += 10
+        clock.advance(10)
         bridge.emit(_record("asyncio", "socket.accept() out of system resource", OSError(24)))
     assert [event.get("repeated") for event in logs] == [None, 499]

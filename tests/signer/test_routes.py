@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from aiohttp.test_utils import TestClient
 
     from providers.typing import Persona
-    from tests.signer.conftest import MakeClient
+    from tests.conftest import MakeClient
 
     Client = TestClient[Any, Any]
 

@@ -1,4 +1,4 @@
-"""Helpers shared by the test packages: where shared/ is, how to read its vectors."""
+"""Helpers shared by the test packages: where the repo and shared/ are, how to read vectors."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _shared_dir() -> Path:
@@ -28,3 +28,7 @@ def load_vectors(name: str) -> dict[str, Any]:
         pytest.fail(f"vector file {path} is missing: CI expects shared/ beside the repo")
     data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return data
+
+
+#: The Chromium binary the browser tests drive (CI may point ``SIGNER_CHROMIUM_PATH`` elsewhere).
+CHROMIUM = Path(os.environ.get("SIGNER_CHROMIUM_PATH", "/usr/bin/chromium"))
