@@ -15,7 +15,7 @@ from aiohttp import web
 
 from signer.access.guard import client_address, presented_key
 from signer.access.keys import key_bytes
-from signer.app_keys import CHAIN, GUARD, STATE
+from signer.app_keys import CHAIN, GUARD, SETTINGS, STATE
 from signer.errors import AdminUnauthorized, BadRequest
 from signer.inputs import parse_json_object, read_body
 from signer.middleware import expect_continue
@@ -106,7 +106,8 @@ async def state(request: web.Request) -> web.Response:
 
 
 async def _body(request: web.Request) -> dict[str, Any]:
-    return parse_json_object(await read_body(request, MAX_ADMIN_BODY))
+    timeout_s = request.config_dict[SETTINGS].read_timeout_s
+    return parse_json_object(await read_body(request, MAX_ADMIN_BODY, timeout_s))
 
 
 async def maintenance(request: web.Request) -> web.Response:

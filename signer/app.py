@@ -16,6 +16,7 @@ from signer.access.ratelimit import RateLimiter
 from signer.admin import AdminGroup
 from signer.app_keys import (
     CHAIN,
+    DRAIN,
     ENVELOPES,
     GUARD,
     HTTP,
@@ -30,7 +31,7 @@ from signer.cache import SignatureCache
 from signer.chain import Chain
 from signer.inputs import RequestParser
 from signer.metrics import Metrics
-from signer.middleware import make_edge_middleware, server_header
+from signer.middleware import Drain, make_edge_middleware, server_header
 from signer.routes import PUBLIC, SIGN
 from signer.state import operator
 from signer.state.memory import MemoryState
@@ -78,10 +79,12 @@ def make_app(
             relay=relay,
         )
     envelopes: dict[str, Envelope] = {}
+    drain = Drain()
     app = web.Application(
-        middlewares=[make_edge_middleware(metrics, envelopes)],
+        middlewares=[make_edge_middleware(metrics, envelopes, drain)],
         client_max_size=settings.max_body_bytes,
     )
+    app[DRAIN] = drain
     app[SETTINGS] = settings
     app[METRICS] = metrics
     app[STATE] = state

@@ -12,6 +12,7 @@ from signer.access.guard import Guard
 from signer.chain import Chain
 from signer.inputs import RequestParser
 from signer.metrics import Metrics
+from signer.middleware import Drain
 from signer.settings import Settings
 from signer.state import SharedState
 
@@ -30,5 +31,7 @@ GUARD = web.AppKey("guard", Guard)
 PERSONAS = web.AppKey("personas", PersonaStore)
 #: One HTTP client session for calling TikTok (opened and closed with the app).
 HTTP = web.AppKey("http", aiohttp.ClientSession)
+#: Requests in flight and the progress of a shutdown (kept by the edge middleware).
+DRAIN = web.AppKey("drain", Drain)
 #: The error envelope of each route, by its canonical path (filled by the route groups).
 ENVELOPES: web.AppKey[dict[str, Envelope]] = web.AppKey("envelopes", dict)

@@ -86,6 +86,13 @@ class ProviderDisabled(BadRequest):
     code = "provider_disabled"
 
 
+class RequestTimeout(SignerError):
+    """Raised when a request's body does not arrive within ``SIGNER_READ_TIMEOUT_S``."""
+
+    status = 408
+    code = "request_timeout"
+
+
 class UnsupportedMediaType(SignerError):
     """Raised when a body comes with a content type the route does not read."""
 

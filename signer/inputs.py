@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -15,6 +16,7 @@ from signer.errors import (
     EmptyBody,
     InvalidJson,
     InvalidUrl,
+    RequestTimeout,
     UnsupportedMediaType,
     UrlNotAllowed,
     UrlTooLong,
@@ -37,12 +39,18 @@ _MS_TOKEN = re.compile(r"[A-Za-z0-9_\-=%.]*")
 SIGN_KEYS = frozenset({"url", "room_url", "method", "body", "user_agent", "ms_token", "provider"})
 
 
-async def read_body(request: web.Request, limit: int) -> bytes:
-    """The whole body, refused early when its declared length is over ``limit``."""
+async def read_body(request: web.Request, limit: int, timeout_s: float) -> bytes:
+    """The whole body within ``timeout_s``, refused early when declared over ``limit``."""
     declared = request.content_length
     if declared is not None and declared > limit:
         raise BodyTooLarge(f"body of {declared} bytes is over the limit of {limit} bytes")
-    body = await request.read()
+    try:
+        async with asyncio.timeout(timeout_s):
+            body = await request.read()
+    except TimeoutError:
+        raise RequestTimeout(
+            f"the body did not arrive within {timeout_s:g} s (SIGNER_READ_TIMEOUT_S)"
+        ) from None
     if not body.strip():
         raise EmptyBody("the request has no body: send the URL to sign")
     return body
@@ -86,6 +94,7 @@ class RequestParser:
         self._hosts = settings.signable_hosts
         self._origin_ports = settings.origin_ports
         self.max_body = settings.max_body_bytes
+        self.read_timeout_s = settings.read_timeout_s
         self._max_url = settings.max_url_bytes
 
     def check_url(self, raw: object) -> str:

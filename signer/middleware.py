@@ -5,10 +5,12 @@ It is one middleware, not three: each layer costs a coroutine frame on the hot p
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import os
 import re
 import time
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -55,6 +57,17 @@ _HTTP_CODES = {
     413: "body_too_large",
     415: "unsupported_media_type",
 }
+
+
+@dataclass(slots=True)
+class Drain:
+    """Requests in flight, and how far a shutdown has gone (kept by the edge middleware)."""
+
+    inflight: set[asyncio.Task[Any]] = field(default_factory=set)
+    #: SIGTERM came: answers close their connection, /health says "draining".
+    draining: bool = False
+    #: The deadline came: requests still running are answered 503 at once.
+    deadline_passed: bool = False
 
 
 def standard_envelope(_status: int, code: str, message: str, details: Mapping[str, Any]) -> bytes:
@@ -132,10 +145,12 @@ async def server_header(_request: web.Request, response: web.StreamResponse) -> 
 
 
 def make_edge_middleware(
-    metrics: Metrics, envelopes: Mapping[str, Envelope] | None = None
+    metrics: Metrics, envelopes: Mapping[str, Envelope] | None = None, drain: Drain | None = None
 ) -> Middleware:
-    """Build the middleware bound to one app's metrics and its routes' error envelopes."""
+    """Build the middleware bound to one app's metrics, its routes' envelopes, its drain."""
     envelopes = envelopes if envelopes is not None else {}
+    drain = drain if drain is not None else Drain()
+    inflight = drain.inflight
 
     @web.middleware
     async def edge(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -143,6 +158,9 @@ def make_edge_middleware(
         request_id = incoming if incoming and _VALID_ID.fullmatch(incoming) else next_id()
         started = time.perf_counter()
         token = CURRENT_REQUEST_ID.set(request_id)
+        task = asyncio.current_task()
+        if task is not None:
+            inflight.add(task)
         try:
             response: web.StreamResponse
             try:
@@ -161,6 +179,17 @@ def make_edge_middleware(
                 response = _from_http_exception(
                     exc, envelopes.get(_route(request), standard_envelope)
                 )
+            except asyncio.CancelledError:
+                if not drain.deadline_passed:
+                    raise
+                # The shutdown's deadline came: answer rather than drop the connection.
+                response = error_response(
+                    503,
+                    "shutting_down",
+                    "the service is shutting down; retry",
+                    envelopes.get(_route(request), standard_envelope),
+                )
+                response.headers["Retry-After"] = "1"
             except Exception:
                 log.exception("unhandled_error", path=request.path)
                 response = error_response(
@@ -169,6 +198,8 @@ def make_edge_middleware(
                     "the service failed; see its log",
                     envelopes.get(_route(request), standard_envelope),
                 )
+            if drain.draining:
+                response.force_close()  # the client reconnects to a worker that stays
             response.headers[REQUEST_ID] = request_id
             seconds = time.perf_counter() - started
             route = _route(request)
@@ -184,6 +215,7 @@ def make_edge_middleware(
                 **fields,
             )
         finally:
+            inflight.discard(task)
             CURRENT_REQUEST_ID.reset(token)
         return response
 

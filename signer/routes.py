@@ -12,7 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from signer import __version__
 from signer.access.guard import ADMIN
-from signer.app_keys import CHAIN, METRICS, PARSER, STARTED_AT, STATE
+from signer.app_keys import CHAIN, DRAIN, METRICS, PARSER, STARTED_AT, STATE
 from signer.groups import RouteGroup
 from signer.inputs import read_body
 from signer.middleware import LOG_FIELDS
@@ -72,7 +72,7 @@ async def signature(request: web.Request) -> web.Response:
     """SignTok (text/plain URL) and carcabot (JSON ``{url, userAgent?}``) compatible."""
     started = time.perf_counter()
     parser = request.app[PARSER]
-    body = await read_body(request, parser.max_body)
+    body = await read_body(request, parser.max_body, parser.read_timeout_s)
     sign_request = parser.signature_body(body, request.content_type)
     return await _sign(request, sign_request, None, started)
 
@@ -82,7 +82,7 @@ async def sign(request: web.Request) -> web.Response:
     """Our own JSON API: URL, method, body, user agent, msToken, optional provider."""
     started = time.perf_counter()
     parser = request.app[PARSER]
-    body = await read_body(request, parser.max_body)
+    body = await read_body(request, parser.max_body, parser.read_timeout_s)
     sign_request, only = parser.sign_body(body, request.content_type)
     return await _sign(request, sign_request, only, started)
 
@@ -92,7 +92,9 @@ async def health(request: web.Request) -> web.Response:
     """Overall status and each provider's state; 503 when nothing can sign."""
     statuses = request.app[CHAIN].status()
     operator = request.app[STATE].operator
-    if all(s.usable and s.health.state == "ready" for s in statuses):
+    if request.app[DRAIN].draining:
+        status = "draining"  # after SIGTERM: a balancer stops sending here
+    elif all(s.usable and s.health.state == "ready" for s in statuses):
         status = "ok"
     elif any(s.usable for s in statuses):
         status = "degraded"
@@ -119,7 +121,7 @@ async def health(request: web.Request) -> web.Response:
             "changes": list(operator.changes[-10:]),
             "pid": os.getpid(),
         },
-        status=503 if status == "down" else 200,
+        status=503 if status in {"down", "draining"} else 200,
     )
 
 

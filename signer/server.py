@@ -11,6 +11,7 @@ the ``/admin`` call that made it answers.
 
 from __future__ import annotations
 
+import asyncio
 import multiprocessing
 import os
 import shutil
@@ -21,15 +22,15 @@ from multiprocessing.connection import wait
 from typing import TYPE_CHECKING
 
 import structlog
-from aiohttp import web
 
 from providers.errors import ProviderConfigError, ProviderStartFailed
-from signer import __version__
 from signer.app import make_app
+from signer.app_keys import DRAIN
 from signer.cli import ExitCode
 from signer.errors import ConfigError
 from signer.logs import configure_logging
 from signer.metrics import Metrics
+from signer.runner import serve_app
 from signer.state import operator
 from signer.state.relay import Relay, RelayHub
 
@@ -58,32 +59,7 @@ def run_worker(
 ) -> None:
     """Serve one app until a signal; in-flight requests get ``shutdown_timeout_s``."""
     app = make_app(settings, metrics=Metrics(metrics_dir), relay=relay)
-
-    async def announce(_app: web.Application) -> None:
-        log.info(
-            "server_started",
-            version=__version__,
-            host=settings.host,
-            port=settings.port,
-            providers=list(settings.providers),
-            pid=os.getpid(),
-        )
-
-    async def farewell(_app: web.Application) -> None:
-        log.info("server_stopping", deadline_s=settings.shutdown_timeout_s)
-
-    app.on_startup.append(announce)
-    app.on_shutdown.append(farewell)
-    web.run_app(
-        app,
-        host=settings.host,
-        port=settings.port,
-        shutdown_timeout=settings.shutdown_timeout_s,
-        access_log=None,
-        print=None,
-        handle_signals=True,
-        reuse_port=reuse_port or None,
-    )
+    asyncio.run(serve_app(app, settings, app[DRAIN], reuse_port=reuse_port))
 
 
 def _worker_main(

@@ -78,6 +78,9 @@ class Settings(BaseModel):
     max_url_bytes: int = Field(8192, ge=256, le=1024 * 1024)
     sign_timeout_s: float = Field(10.0, gt=0, le=300)
     shutdown_timeout_s: float = Field(10.0, ge=0, le=300)
+    read_timeout_s: float = Field(10.0, gt=0, le=600)
+    keepalive_timeout_s: float = Field(15.0, gt=0, le=3600)
+    max_connections: int = Field(1000, ge=1, le=1_000_000)
     workers: int = Field(1, ge=1, le=64)
 
     # -- the chain: circuit breaker per provider, signature cache
