@@ -35,7 +35,7 @@ from signer.middleware import Drain, make_edge_middleware, server_header
 from signer.routes import PUBLIC, SIGN
 from signer.state import operator
 from signer.state.memory import MemoryState
-from signer.wiring import persona_from, provider_context
+from signer.wiring import operator_state, persona_from, provider_context
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Sequence
@@ -64,16 +64,16 @@ def make_app(
     """
     metrics = metrics or Metrics()
     personas = PersonaStore(persona_from(settings))
-    chain_providers = (
-        list(providers)
-        if providers is not None
-        else registry.build(settings.providers, provider_context(settings, metrics, personas))
-    )
+    if providers is None:
+        initial = operator_state(settings)
+        context = provider_context(settings, metrics, personas)
+        chain_providers = registry.build(initial.order, context)
+    else:
+        chain_providers = list(providers)
+        initial = operator.initial([provider.name for provider in chain_providers])
     if state is None:
         state = MemoryState(
-            relay.initial
-            if relay is not None
-            else operator.initial([p.name for p in chain_providers]),
+            relay.initial if relay is not None else initial,
             limiter=RateLimiter.from_settings(settings),
             cache=SignatureCache(settings.cache_ttl_s, settings.cache_max_bytes),
             relay=relay,

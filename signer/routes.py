@@ -92,11 +92,12 @@ async def health(request: web.Request) -> web.Response:
     """Overall status and each provider's state; 503 when nothing can sign."""
     statuses = request.app[CHAIN].status()
     operator = request.app[STATE].operator
+    enabled = [s for s in statuses if s.enabled]  # a standby that is off is no fault
     if request.app[DRAIN].draining:
         status = "draining"  # after SIGTERM: a balancer stops sending here
-    elif all(s.usable and s.health.state == "ready" for s in statuses):
+    elif all(s.usable and s.health.state == "ready" for s in enabled):
         status = "ok"
-    elif any(s.usable for s in statuses):
+    elif any(s.usable for s in enabled):
         status = "degraded"
     else:
         status = "down"

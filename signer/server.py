@@ -31,8 +31,8 @@ from signer.errors import ConfigError
 from signer.logs import configure_logging
 from signer.metrics import Metrics
 from signer.runner import serve_app
-from signer.state import operator
 from signer.state.relay import Relay, RelayHub
+from signer.wiring import operator_state
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
@@ -95,7 +95,7 @@ class Supervisor:
         self._context = multiprocessing.get_context("spawn")
         self._workers: dict[int, tuple[BaseProcess, float]] = {}
         self._connections: dict[int, Connection] = {}
-        self._hub = RelayHub(operator.initial(settings.providers))
+        self._hub = RelayHub(operator_state(settings))
         self._stopping = False
         self._fast_failures = 0
 

@@ -7,10 +7,12 @@ from typing import TYPE_CHECKING
 from providers.config import BrowserConfig, NativeConfig
 from providers.typing import Persona, PersonaStore, ProviderContext
 from signer import __version__
+from signer.state import operator
 
 if TYPE_CHECKING:
     from providers.typing import ProviderEvents
     from signer.settings import Settings
+    from signer.state.operator import OperatorState
 
 #: What the service calls itself on the wire (e.g. the remote provider's User-Agent).
 CLIENT_ID = f"tiktok-signer/{__version__}"
@@ -58,6 +60,17 @@ def browser_config(settings: Settings) -> BrowserConfig:
         max_signatures=settings.session_max_signatures,
         max_age_s=settings.session_max_age_s,
     )
+
+
+def standby_remotes(settings: Settings) -> list[str]:
+    """Remotes that SIGNER_PROVIDERS does not list: built, but off until ordered in."""
+    return [name for name in settings.remotes if name not in settings.providers]
+
+
+def operator_state(settings: Settings) -> OperatorState:
+    """The operator state at start: the configured order, then the standby remotes, off."""
+    standby = standby_remotes(settings)
+    return operator.initial([*settings.providers, *standby], disabled=standby)
 
 
 def provider_context(

@@ -7,14 +7,16 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import structlog
 
+from providers.config import RemoteConfig
 from providers.fake import FakeProvider
 from signer.settings import Settings
+from tests.fakes.upstreams import Upstream
 
 if TYPE_CHECKING:
     from aiohttp.test_utils import TestClient
 
     from providers.typing import Persona
-    from tests.conftest import MakeClient
+    from tests.conftest import MakeClient, ServeFake
 
     Client = TestClient[Any, Any]
 
@@ -159,3 +161,32 @@ async def test_bad_maintenance_payload_is_400(
     """Maintenance settings of the wrong type or range are refused."""
     response = await admin_client.post("/admin/maintenance", json=payload, headers=ADMIN)
     assert response.status == 400
+
+
+async def test_a_remote_not_in_the_order_is_a_standby(
+    make_client: MakeClient, serve_fake: ServeFake
+) -> None:
+    """A remote SIGNER_PROVIDERS leaves out is built but off, until an operator orders it in."""
+    upstream = await serve_fake(Upstream("carcabot"))
+    settings = Settings(
+        providers=("native",),
+        admin_key=ADMIN_KEY,
+        remotes={"backup": RemoteConfig(url=upstream.url(), format="carcabot")},
+    )
+    client = await make_client(settings)
+    health = await (await client.get("/health")).json()
+    assert health["status"] == "ok"
+    assert [(p["name"], p["enabled"]) for p in health["providers"]] == [
+        ("native", True),
+        ("backup", False),
+    ]
+    assert (await (await client.post("/sign", json={"url": URL})).json())["data"][
+        "provider"
+    ] == "native"
+    ordered = await client.post(
+        "/admin/providers", json={"order": ["backup", "native"]}, headers=ADMIN
+    )
+    assert ordered.status == 200
+    signed = await client.post("/sign", json={"url": URL})
+    assert (await signed.json())["data"]["provider"] == "backup"
+    assert upstream.paths == ["/signature"]
