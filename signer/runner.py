@@ -30,6 +30,8 @@ from signer import __version__
 from signer.middleware import SERVER, Drain, standard_envelope
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from aiohttp.web_request import BaseRequest
 
     from signer.settings import Settings
@@ -40,6 +42,7 @@ log = structlog.get_logger("signer.server")
 #: which may quote the bytes of the request).
 _PARSER_ERRORS = {
     400: ("bad_request", "the request is not valid HTTP"),
+    417: ("expectation_failed", "only Expect: 100-continue is understood"),
     408: ("request_timeout", "the request did not arrive in time"),
     413: ("body_too_large", "the request is too large"),
     431: ("headers_too_large", "the request's headers are too large"),
@@ -175,13 +178,38 @@ class SignerRunner(web.AppRunner):
     async def _make_server(self) -> web.Server:
         made = await super()._make_server()  # runs the app's start-up
         return SignerServer(
-            made.request_handler,
+            _json_http_errors(made.request_handler),
             request_factory=made.request_factory,
             handler_cancellation=made.handler_cancellation,
             loop=asyncio.get_running_loop(),
             limits=self._limits,
             **self._kwargs,
         )
+
+
+def _json_http_errors(
+    handler: Callable[[BaseRequest], Awaitable[web.StreamResponse]],
+) -> Callable[[BaseRequest], Awaitable[web.StreamResponse]]:
+    """The app's handler, with aiohttp's own refusals before any middleware made JSON.
+
+    An ``Expect`` header is handled before the middlewares run: on an unmatched route
+    aiohttp's handler raises a plain-text 417.
+    """
+
+    async def handle(request: BaseRequest) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except web.HTTPException as exc:
+            code, text = _PARSER_ERRORS.get(exc.status, ("http_error", exc.reason))
+            response = web.Response(
+                status=exc.status,
+                body=standard_envelope(exc.status, code, text, {}),
+                content_type="application/json",
+            )
+            response.force_close()
+            return response
+
+    return handle
 
 
 async def serve_app(
