@@ -34,6 +34,15 @@ class ProviderDeclined(ProviderError):
     code = "declined"
 
 
+class Overloaded(ProviderDeclined):
+    """Raised by a provider whose queue is full: it declines at once, the next one signs.
+
+    Overload is not a failure of the provider: it never counts towards its breaker.
+    """
+
+    code = "overloaded"
+
+
 class ProviderUnavailable(ProviderError):
     """Raised by a provider that is not started, stopped, or has failed."""
 

@@ -52,11 +52,14 @@ class Breaker:
         return max(0.0, self.cooldown_s - (self._clock() - self.opened_at))
 
     def success(self) -> None:
-        """A call succeeded: close."""
-        self.state = "closed"
-        self.failures = 0
-        self.opened_at = None
-        self._trial_running = False
+        """A call succeeded: forget the failures; close when it was the half-open trial.
+
+        A call that started before the breaker opened and ends well afterwards does not
+        close it: only the trial does, once the cool-down has passed.
+        """
+        if self.state == "open":
+            return
+        self.reset()
 
     def failure(self) -> None:
         """A call failed: count it; open after the threshold, or at once when half-open."""
@@ -71,8 +74,11 @@ class Breaker:
         self._trial_running = False
 
     def reset(self) -> None:
-        """Forget every failure (an operator restarted the provider)."""
-        self.success()
+        """Close and forget every failure (also when an operator restarted the provider)."""
+        self.state = "closed"
+        self.failures = 0
+        self.opened_at = None
+        self._trial_running = False
 
     def snapshot(self) -> dict[str, object]:
         """State for /admin/state and /health."""

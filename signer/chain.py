@@ -16,10 +16,15 @@ from typing import TYPE_CHECKING
 import structlog
 
 from providers import selfcheck
-from providers.errors import ProviderDeclined, ProviderError
+from providers.errors import Overloaded, ProviderDeclined, ProviderError
 from signer.breaker import Breaker
 from signer.cache import cache_key
-from signer.errors import AllProvidersFailed, ProviderDisabled, UnknownProvider
+from signer.errors import (
+    AllProvidersFailed,
+    ProviderDisabled,
+    ServiceOverloaded,
+    UnknownProvider,
+)
 from signer.status import ProviderStatus
 
 if TYPE_CHECKING:
@@ -165,6 +170,12 @@ class Chain:
             for attempt in attempts
         ]
         summary = "; ".join(f"{c['provider']}: {c['message']}" for c in causes) or "none enabled"
+        if any(attempt.code == Overloaded.code for attempt in attempts):
+            raise ServiceOverloaded(
+                f"every provider is busy or failed ({summary})",
+                headers={"Retry-After": "1"},
+                causes=causes,
+            )
         raise AllProvidersFailed(f"every provider failed ({summary})", causes=causes)
 
     def _may_try(self, entry: Entry, attempts: list[Attempt]) -> bool:

@@ -114,6 +114,15 @@ class AllProvidersFailed(SignerError):
     code = "all_providers_failed"
 
 
+class ServiceOverloaded(AllProvidersFailed):
+    """Raised by the chain when every provider failed and overload was one of the causes.
+
+    The answer carries ``Retry-After``: the queues drain in a moment.
+    """
+
+    code = "overloaded"
+
+
 class Maintenance(SignerError):
     """Raised by the sign routes while an operator has maintenance mode on."""
 

@@ -165,39 +165,9 @@ def make_edge_middleware(
             response: web.StreamResponse
             try:
                 response = await handler(request)
-            except SignerError as exc:
-                envelope = envelopes.get(_route(request), standard_envelope)
-                response = error_response(
-                    exc.status, exc.code, exc.message, envelope, **exc.details
-                )
-                response.headers.update(exc.headers)
-            except ProvidersError as exc:  # e.g. an operator's restart that cannot start
-                envelope = envelopes.get(_route(request), standard_envelope)
-                status = provider_error_status(exc.code)
-                response = error_response(status, exc.code, exc.message, envelope)
-            except web.HTTPException as exc:
-                response = _from_http_exception(
-                    exc, envelopes.get(_route(request), standard_envelope)
-                )
-            except asyncio.CancelledError:
-                if not drain.deadline_passed:
-                    raise
-                # The shutdown's deadline came: answer rather than drop the connection.
-                response = error_response(
-                    503,
-                    "shutting_down",
-                    "the service is shutting down; retry",
-                    envelopes.get(_route(request), standard_envelope),
-                )
-                response.headers["Retry-After"] = "1"
-            except Exception:
-                log.exception("unhandled_error", path=request.path)
-                response = error_response(
-                    500,
-                    "internal_error",
-                    "the service failed; see its log",
-                    envelopes.get(_route(request), standard_envelope),
-                )
+            # The edge is the one place that catches broadly: no error leaves as a traceback.
+            except (Exception, asyncio.CancelledError) as exc:  # noqa: BLE001
+                response = _error_answer(request, exc, envelopes, drain)
             if drain.draining:
                 response.force_close()  # the client reconnects to a worker that stays
             response.headers[REQUEST_ID] = request_id
@@ -220,6 +190,38 @@ def make_edge_middleware(
         return response
 
     return edge
+
+
+def _error_answer(
+    request: web.Request,
+    exc: BaseException,
+    envelopes: Mapping[str, Envelope],
+    drain: Drain,
+) -> web.StreamResponse:
+    """The JSON answer to what a handler raised, in the route group's envelope."""
+    envelope = envelopes.get(_route(request), standard_envelope)
+    if isinstance(exc, SignerError):
+        response = error_response(exc.status, exc.code, exc.message, envelope, **exc.details)
+        response.headers.update(exc.headers)
+        causes = exc.details.get("causes")
+        if causes:  # a 503 of the chain: the log line names each provider's cause
+            request[LOG_FIELDS] = {**request.get(LOG_FIELDS, {}), "failed": causes}
+        return response
+    if isinstance(exc, ProvidersError):  # e.g. an operator's restart that cannot start
+        return error_response(provider_error_status(exc.code), exc.code, exc.message, envelope)
+    if isinstance(exc, web.HTTPException):
+        return _from_http_exception(exc, envelope)
+    if isinstance(exc, asyncio.CancelledError):
+        if not drain.deadline_passed:
+            raise exc
+        # The shutdown's deadline came: answer rather than drop the connection.
+        response = error_response(
+            503, "shutting_down", "the service is shutting down; retry", envelope
+        )
+        response.headers["Retry-After"] = "1"
+        return response
+    log.error("unhandled_error", path=request.path, exc_info=exc)
+    return error_response(500, "internal_error", "the service failed; see its log", envelope)
 
 
 def _route(request: web.Request) -> str:

@@ -7,11 +7,18 @@ from typing import TYPE_CHECKING
 import pytest
 import structlog
 
+from providers.errors import Overloaded
 from providers.fake import Behaviour, FakeProvider
-from providers.typing import SignRequest
+from providers.typing import SignRequest, SignResult
+from signer.breaker import Breaker
 from signer.cache import SignatureCache, cache_key
 from signer.chain import Chain
-from signer.errors import AllProvidersFailed, ProviderDisabled, UnknownProvider
+from signer.errors import (
+    AllProvidersFailed,
+    ProviderDisabled,
+    ServiceOverloaded,
+    UnknownProvider,
+)
 from signer.metrics import Metrics
 from signer.settings import Settings
 from signer.state import operator
@@ -277,3 +284,45 @@ async def test_cache_off_by_default() -> None:
     await built.sign(REQUEST)
     await built.sign(REQUEST)
     assert providers[0].calls == 2
+
+
+class Busy(FakeProvider):
+    """A provider whose queue is full: it declines every request as overloaded."""
+
+    async def sign(self, request: SignRequest) -> SignResult:
+        """Decline at once."""
+        del request
+        self.calls += 1
+        raise Overloaded(f"{self.name}: the queue is full")
+
+
+async def test_overload_is_a_503_with_retry_after_and_never_opens_a_breaker() -> None:
+    """Busy everywhere: 503 overloaded with Retry-After; the busy breaker stays closed."""
+    busy = Busy("busy", PERSONA)
+    built, _ = chain([busy, *fakes("fail")], failures=1)
+    for _ in range(3):
+        with pytest.raises(ServiceOverloaded) as refused:
+            await built.sign(REQUEST)
+    assert refused.value.headers == {"Retry-After": "1"}
+    assert [c["code"] for c in refused.value.details["causes"]] == ["overloaded", "circuit_open"]
+    assert built.entry("busy").breaker.state == "closed"
+
+
+async def test_a_busy_provider_hands_over_to_the_next() -> None:
+    """A full queue declines at once and the next provider signs."""
+    built, _ = chain([Busy("busy", PERSONA), *fakes("ok")])
+    assert (await built.sign(REQUEST)).result.provider == "p0"
+
+
+def test_only_the_half_open_trial_closes_a_breaker(clock: FakeClock) -> None:
+    """A call that began before the breaker opened and ends well does not close it."""
+    breaker = Breaker(2, 30, clock)
+    breaker.failure()
+    breaker.failure()
+    assert breaker.state == "open"
+    breaker.success()  # the late success of a call started while closed
+    assert breaker.snapshot()["state"] == "open"
+    clock.advance(30)
+    assert breaker.allow()
+    breaker.success()
+    assert breaker.snapshot()["state"] == "closed"
