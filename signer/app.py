@@ -31,7 +31,7 @@ from signer.cache import SignatureCache
 from signer.chain import Chain
 from signer.inputs import RequestParser
 from signer.metrics import Metrics
-from signer.middleware import Drain, make_edge_middleware, server_header
+from signer.middleware import Drain, make_edge_middleware
 from signer.routes import PUBLIC, SIGN
 from signer.state import operator
 from signer.state.memory import MemoryState
@@ -104,7 +104,6 @@ def make_app(
     app[STARTED_AT] = time.monotonic()
     for group in (PUBLIC, SIGN, AdminGroup(settings.admin_key)):
         group.register(app)
-    app.on_response_prepare.append(server_header)
     app.cleanup_ctx.append(_state_lifecycle)
     app.cleanup_ctx.append(_http_session)
     app.cleanup_ctx.append(_providers_lifecycle)

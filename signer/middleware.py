@@ -85,11 +85,13 @@ def error_response(
     **details: Any,
 ) -> web.Response:
     """A JSON error response in ``envelope``."""
-    return web.Response(
+    response = web.Response(
         status=status,
         body=envelope(status, code, message, details),
         content_type="application/json",
     )
+    response.headers["Server"] = SERVER  # also for answers made before the edge runs
+    return response
 
 
 def _from_http_exception(exc: web.HTTPException, envelope: Envelope) -> web.Response:
@@ -139,11 +141,6 @@ def expect_continue(limit: int) -> Callable[[web.Request], Awaitable[web.StreamR
     return handle
 
 
-async def server_header(_request: web.Request, response: web.StreamResponse) -> None:
-    """``on_response_prepare``: a Server header without Python's or aiohttp's version."""
-    response.headers["Server"] = SERVER
-
-
 def make_edge_middleware(
     metrics: Metrics, envelopes: Mapping[str, Envelope] | None = None, drain: Drain | None = None
 ) -> Middleware:
@@ -170,7 +167,9 @@ def make_edge_middleware(
                 response = _error_answer(request, exc, envelopes, drain)
             if drain.draining:
                 response.force_close()  # the client reconnects to a worker that stays
-            response.headers[REQUEST_ID] = request_id
+            headers = response.headers
+            headers[REQUEST_ID] = request_id
+            headers["Server"] = SERVER
             seconds = time.perf_counter() - started
             route = _route(request)
             metrics.observe_request(route, request.method, response.status, seconds)
