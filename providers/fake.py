@@ -9,7 +9,7 @@ from typing import Literal
 from providers import xbogus
 from providers.errors import ProviderDeclined, ProviderError
 from providers.typing import Persona, ProviderHealth, ProviderState, SignRequest, SignResult
-from providers.urls import append_ms_token, browser_query, split_url
+from providers.urls import append_ms_token
 
 Behaviour = Literal["ok", "fail", "hang", "crash", "garbage", "decline"]
 
@@ -56,8 +56,7 @@ class FakeProvider:
             raise RuntimeError(f"{self.name} crashed")
         if self.behaviour == "decline":
             raise ProviderDeclined(f"{self.name} does not sign this")
-        base, query = split_url(request.url)
-        signed_query = append_ms_token(browser_query(query), request.ms_token or "")
+        signed_query = append_ms_token(request.query, request.ms_token or "")
         user_agent = request.user_agent or self.persona.user_agent
         token = (
             "DFSzgarbage"
@@ -72,7 +71,7 @@ class FakeProvider:
             )
         )
         return SignResult(
-            signed_url=f"{base}?{signed_query}&X-Bogus={token}",
+            signed_url=f"{request.base}?{signed_query}&X-Bogus={token}",
             x_bogus=token,
             x_gnarly=None,
             ms_token=request.ms_token or "",

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from providers import xttparams
 from signer.settings import Settings
 from tests.support import REPO
 
@@ -41,6 +42,16 @@ async def test_default_chain_signs_with_the_browser(client: Client) -> None:
     assert data["provider"] == "browser"
     assert data["signed_url"].startswith(URL + "&msToken=&X-Bogus=DFSz")
     assert data["x-gnarly"]
+
+
+async def test_browser_answer_carries_x_tt_params(client: Client) -> None:
+    """x-tt-params comes with the browser's signature: its signed query up to X-Bogus."""
+    response = await client.post("/signature", data=URL, headers={"Content-Type": "text/plain"})
+    data = (await response.json())["data"]
+    assert data["provider"] == "browser"
+    signed_query = data["signed_url"].split("?", 1)[1].rsplit("&X-Gnarly=", 1)[0]
+    assert signed_query.endswith(f"&X-Bogus={data['x-bogus']}")
+    assert xttparams.decrypt(data["x-tt-params"]) == signed_query + "&is_encryption=1"
 
 
 async def test_health_and_metrics_show_the_pool(client: Client) -> None:
