@@ -50,7 +50,7 @@ from providers.typing import (
     SignRequest,
     SignResult,
 )
-from providers.urls import browser_query, requested_token, split_url
+from providers.urls import join_url, parse_signed, requested_token
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -311,14 +311,12 @@ class BrowserProvider:
         """Queue the request for the next free page and wait for its result."""
         if self._state in {"stopped", "failed"} or self._closing:
             raise ProviderUnavailable(f"the browser provider is {self._state}")
-        base, query = split_url(request.url)
-        query = browser_query(query)
-        token = requested_token(request.ms_token, query)
+        token = requested_token(request.ms_token, request.query)
         user_agent = request.user_agent
         if user_agent == self._persona.user_agent:
             user_agent = None
         future: asyncio.Future[SignResult] = asyncio.get_running_loop().create_future()
-        url = f"{base}?{query}" if query else base
+        url = join_url(request.base, request.query)
         self._queue.put_nowait(Job(url, request.method, request.body, user_agent, token, future))
         return await future
 
@@ -377,17 +375,19 @@ class BrowserProvider:
         """Split the SDK's URL, check it with the native codecs, build the result."""
         if signed.startswith("!"):
             raise ProviderDeclined(f"the SDK did not sign this request: {signed[1:]}")
-        head, bogus_sep, rest = signed.partition("&X-Bogus=")
-        x_bogus, gnarly_sep, x_gnarly = rest.partition("&X-Gnarly=")
-        if not bogus_sep or not gnarly_sep:
+        parsed = parse_signed(signed)
+        # The URL comes back as it went when the SDK does not sign its path, even when the
+        # caller's query carries tokens of its own.
+        if signed == job.url or parsed is None or parsed.x_gnarly is None:
             raise ProviderDeclined("the SDK did not sign this path (not an /api/ or /webcast/ URL)")
-        signed_query = head.partition("?")[2]
         user_agent = job.user_agent or self._persona.user_agent
-        self._check(slot, signed_query, job.body, user_agent, x_bogus, x_gnarly)
+        self._check(
+            slot, parsed.signed_query, job.body, user_agent, parsed.x_bogus, parsed.x_gnarly
+        )
         return SignResult(
             signed_url=signed,
-            x_bogus=x_bogus,
-            x_gnarly=x_gnarly,
+            x_bogus=parsed.x_bogus,
+            x_gnarly=parsed.x_gnarly,
             ms_token=slot.token,
             user_agent=user_agent,
             navigator=self._persona.navigator(user_agent),

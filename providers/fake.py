@@ -9,7 +9,7 @@ from typing import Literal
 from providers import xbogus
 from providers.errors import ProviderDeclined, ProviderError, ProviderUnavailable
 from providers.typing import Persona, ProviderHealth, ProviderState, SignRequest, SignResult
-from providers.urls import append_ms_token, browser_query, requested_token, split_url
+from providers.urls import append_ms_token, requested_token
 
 Behaviour = Literal["ok", "fail", "hang", "crash", "garbage", "decline"]
 
@@ -63,10 +63,8 @@ class FakeProvider:
             raise RuntimeError(f"{self.name} crashed")
         if self.behaviour == "decline":
             raise ProviderDeclined(f"{self.name} does not sign this")
-        base, query = split_url(request.url)
-        query = browser_query(query)
-        ms_token = requested_token(request.ms_token, query) or ""
-        signed_query = append_ms_token(query, ms_token)
+        ms_token = requested_token(request.ms_token, request.query) or ""
+        signed_query = append_ms_token(request.query, ms_token)
         user_agent = request.user_agent or self.persona.user_agent
         token = (
             "DFSzgarbage"
@@ -81,7 +79,7 @@ class FakeProvider:
             )
         )
         return SignResult(
-            signed_url=f"{base}?{signed_query}&X-Bogus={token}",
+            signed_url=f"{request.base}?{signed_query}&X-Bogus={token}",
             x_bogus=token,
             x_gnarly=None,
             ms_token=ms_token,

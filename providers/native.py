@@ -1,8 +1,9 @@
-"""The native provider: X-Bogus, X-Gnarly and x-tt-params in pure Python.
+"""The native provider: X-Bogus and X-Gnarly in pure Python.
 
 It signs the way TikTok's SDK does inside one page: the query is taken as the browser
-sends it, ``&msToken=<token>`` is appended (always, as the SDK does), X-Bogus and
-X-Gnarly are computed over that query and appended in that order.
+sends it (``SignRequest.query``), ``&msToken=<token>`` is appended (always, as the SDK
+does), X-Bogus and X-Gnarly are computed over that query and appended in that order.
+x-tt-params is the service's to compute, as for every provider.
 
 A *session* stands for one browser page: its load time, the X-Gnarly field order, the
 session random word and the request counters live as long as the page would, and are
@@ -15,17 +16,17 @@ import random
 import secrets
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from providers import xbogus, xgnarly, xttparams
+from providers import xbogus, xgnarly
 from providers.errors import ProviderUnavailable
 from providers.typing import ProviderHealth, SignRequest, SignResult
-from providers.urls import append_ms_token, browser_query, requested_token, split_url
+from providers.urls import append_ms_token, requested_token
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from providers.typing import Persona, PersonaStore, ProviderContext
+    from providers.typing import Navigator, Persona, PersonaStore, ProviderContext
 
 NAME = "native"
 
@@ -56,10 +57,10 @@ class Session:
     persona: Persona
     record: xgnarly.SessionRecord
     signed: int = 0
-    navigators: dict[str, dict[str, Any]] = field(default_factory=dict)
+    navigators: dict[str, Navigator] = field(default_factory=dict)
 
-    def navigator(self, user_agent: str) -> dict[str, Any]:
-        """The persona's navigator for this UA (built once per session and UA; read-only)."""
+    def navigator(self, user_agent: str) -> Navigator:
+        """The persona's navigator for this UA (built once per session and UA)."""
         found = self.navigators.get(user_agent)
         if found is None:
             if len(self.navigators) >= 64:
@@ -169,10 +170,8 @@ class NativeProvider:
         now = self._clock()
         session = self._current_session(now)
         persona = session.persona
-        base, raw_query = split_url(request.url)
-        query = browser_query(raw_query)
-        token = requested_token(request.ms_token, query) or ""
-        signed_query = append_ms_token(query, token)
+        token = requested_token(request.ms_token, request.query) or ""
+        signed_query = append_ms_token(request.query, token)
         user_agent = request.user_agent or persona.user_agent
         timestamp = int(now)
         x_bogus = xbogus.encode(
@@ -189,14 +188,12 @@ class NativeProvider:
             requests_signed=session.signed,
             random32=self._rng.getrandbits(32),
         )
-        with_bogus = f"{signed_query}&X-Bogus={x_bogus}"
         return SignResult(
-            signed_url=f"{base}?{with_bogus}&X-Gnarly={x_gnarly}",
+            signed_url=f"{request.base}?{signed_query}&X-Bogus={x_bogus}&X-Gnarly={x_gnarly}",
             x_bogus=x_bogus,
             x_gnarly=x_gnarly,
             ms_token=token,
             user_agent=user_agent,
             navigator=session.navigator(user_agent),
             provider=self.name,
-            x_tt_params=xttparams.for_query(with_bogus),
         )

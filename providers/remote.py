@@ -13,20 +13,24 @@ Three wire formats (``RemoteConfig.format``), each ``POST`` to the configured ba
 The API key goes in ``X-Api-Key`` (for every format: self-hosted peers behind a proxy check
 it too) and nowhere else. Nothing the upstream answers is trusted until the native codecs
 agree: the signed URL must go to the requested endpoint, carry nothing after its signatures
-but X-Gnarly, its X-Bogus must re-encode from the query exactly as it stands before
-``&X-Bogus=`` (SignTok's covers the ``_signature`` it appended), and an X-Gnarly must hash
-that query, the body and the user agent the upstream says it signed as. An upstream that
+but X-Gnarly, its X-Bogus must re-encode from the query exactly as it stands before the
+last ``&X-Bogus=`` (SignTok's covers the ``_signature`` it appended), and an X-Gnarly must
+hash that query, the body and the user agent the upstream says it signed as. An upstream that
 signed with another msToken than the one asked for (``urls.requested_token``), or as another
-user agent than the caller's, cannot serve the request: the provider declines it.
+user agent than the caller's, cannot serve the request: the provider declines it. An
+upstream's x-tt-params must decrypt, but is not passed on: the service computes x-tt-params
+itself, for every provider alike. Its ``navigator`` is read onto the persona's
+(:func:`read_navigator`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 import aiohttp
 import orjson
@@ -43,8 +47,8 @@ from providers.errors import (
     UpstreamError,
 )
 from providers.selfcheck import verify_signatures
-from providers.typing import ProviderHealth, SignRequest, SignResult
-from providers.urls import append_ms_token, browser_query, last_param, requested_token, split_url
+from providers.typing import Navigator, ProviderHealth, SignRequest, SignResult
+from providers.urls import append_ms_token, join_url, last_param, parse_signed, requested_token
 
 if TYPE_CHECKING:
     from providers.config import RemoteConfig
@@ -60,6 +64,11 @@ PATHS = {"signtok": "/signature", "carcabot": "/signature", "euler": "/webcast/s
 _MESSAGE_CHARS = 300
 _QUOTE_CHARS = 4096
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+#: The text keys of a SignTok / carcabot ``navigator`` and the Navigator field each fills.
+_NAVIGATOR_TEXT = {"browser_language": "language", "browser_platform": "platform", "os": "os"}
+_NAVIGATOR_CHARS = 256
+_SCREEN_PIXELS = 100_000
+_SCALE_MAX = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +81,7 @@ class Answer:
     ms_token: str | None = None
     user_agent: str | None = None
     navigator: dict[str, Any] | None = None
+    #: Checked (an upstream whose x-tt-params does not decrypt is broken), not passed on.
     x_tt_params: str | None = None
     signature: str | None = None
 
@@ -164,6 +174,30 @@ def read_signtok(payload: object) -> Answer:
     )
 
 
+def read_navigator(data: dict[str, Any], persona: Navigator) -> Navigator:
+    """An upstream's ``navigator`` (SignTok keys) mapped onto the persona's ``Navigator``.
+
+    Each value the upstream gives and that makes sense replaces the persona's; anything
+    else (missing, of the wrong type, absurd) keeps the persona's. The user agent stays
+    ``persona``'s: it is the one the upstream signed as, and the browser name and
+    version follow from it.
+    """
+    changes: dict[str, Any] = {}
+    for key, name in _NAVIGATOR_TEXT.items():
+        text = data.get(key)
+        if isinstance(text, str) and 0 < len(text) <= _NAVIGATOR_CHARS and text.isprintable():
+            changes[name] = text
+    for name in ("screen_width", "screen_height"):
+        pixels = data.get(name)
+        if type(pixels) is int and 0 < pixels <= _SCREEN_PIXELS:
+            changes[name] = pixels
+    scale = data.get("deviceScaleFactor")
+    # Not a bool (an int too); NaN fails every comparison, so it is left out as well.
+    if isinstance(scale, int | float) and not isinstance(scale, bool) and 0 < scale <= _SCALE_MAX:
+        changes["device_scale_factor"] = scale
+    return dataclasses.replace(persona, **changes) if changes else persona
+
+
 def read_euler(payload: object) -> Answer:
     """Read an Euler Stream answer: ``{"code": 200, "response": {...}}``."""
     if not isinstance(payload, dict):
@@ -189,32 +223,16 @@ def read_euler(payload: object) -> Answer:
     )
 
 
-def _split_signed(signed_url: str) -> tuple[str, str, str | None]:
-    """The signed query (everything before ``&X-Bogus=``), the X-Bogus and the X-Gnarly."""
-    query = split_url(signed_url)[1]
-    if query.startswith("X-Bogus="):
-        signed_query, rest = "", query.removeprefix("X-Bogus=")
-    else:
-        signed_query, found, rest = query.rpartition("&X-Bogus=")
-        if not found:
-            raise SelfCheckFailed("the signed URL carries no X-Bogus")
-    x_bogus, _, tail = rest.partition("&")
-    x_gnarly = None
-    for param in tail.split("&") if tail else ():
-        name, _, value = param.partition("=")
-        if name != "X-Gnarly" or x_gnarly is not None:
-            raise SelfCheckFailed(
-                "the signed URL has parameters after X-Bogus that it does not sign"
-            )
-        x_gnarly = unquote(value)
-    return signed_query, unquote(x_bogus), x_gnarly
-
-
 def check_answer(sent_url: str, body: str, user_agent: str, answer: Answer) -> Checked:
     """Verify an answer with the native codecs; SelfCheckFailed says what does not hold."""
     if _endpoint(answer.signed_url) != _endpoint(sent_url):
         raise SelfCheckFailed("the signed URL does not go to the requested scheme, host and path")
-    signed_query, x_bogus, url_gnarly = _split_signed(answer.signed_url)
+    signed = parse_signed(answer.signed_url)
+    if signed is None:
+        raise SelfCheckFailed("the signed URL carries no X-Bogus")
+    if signed.after:
+        raise SelfCheckFailed("the signed URL has parameters after X-Bogus that it does not sign")
+    signed_query, x_bogus, url_gnarly = signed.signed_query, signed.x_bogus, signed.x_gnarly
     if answer.x_bogus is not None and answer.x_bogus != x_bogus:
         raise SelfCheckFailed("the answer's X-Bogus is not the signed URL's")
     if None not in (answer.x_gnarly, url_gnarly) and answer.x_gnarly != url_gnarly:
@@ -314,13 +332,12 @@ class RemoteProvider:
         if request.body and fmt != "euler":
             # SignTok and carcabot hash an empty body whatever is sent.
             raise ProviderDeclined(f"remote {self.name}: {fmt} does not sign request bodies")
-        base, query = split_url(request.url)
-        query = browser_query(query)
+        query = request.query
         token = requested_token(request.ms_token, query)
         if token is not None and last_param(query, "msToken") != token:
             # The caller's token must be the one signed; the upstream may append its own.
             query = append_ms_token(query, token)
-        url = f"{base}?{query}" if query else base
+        url = join_url(request.base, query)
         persona = self._personas.current
         user_agent = request.user_agent or persona.user_agent
         payload = await self._post(self._body(url, request, user_agent))
@@ -333,7 +350,7 @@ class RemoteProvider:
             raise ProviderDeclined(f"remote {self.name} signed as another user agent")
         navigator = persona.navigator(signed_as)
         if answer.navigator is not None:
-            navigator = {**answer.navigator, "user_agent": signed_as}
+            navigator = read_navigator(answer.navigator, navigator)
         return SignResult(
             signed_url=answer.signed_url,
             x_bogus=checked.x_bogus,
@@ -342,7 +359,6 @@ class RemoteProvider:
             user_agent=signed_as,
             navigator=navigator,
             provider=self.name,
-            x_tt_params=answer.x_tt_params,
             signature=answer.signature,
         )
 

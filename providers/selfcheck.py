@@ -6,18 +6,15 @@ results of providers that do not check their own (``Provider.checked``).
 
 from __future__ import annotations
 
-import hashlib
 from typing import TYPE_CHECKING
 
 from providers import xbogus, xgnarly
+from providers._hash import md5_hex
 from providers.errors import SelfCheckFailed, TokenDecodeError
+from providers.urls import parse_signed
 
 if TYPE_CHECKING:
     from providers.typing import SignResult
-
-
-def _md5(text: str) -> str:
-    return hashlib.md5(text.encode()).hexdigest()  # noqa: S324 - the protocol's hash
 
 
 def verify_signatures(
@@ -42,22 +39,26 @@ def verify_signatures(
     except TokenDecodeError as exc:
         raise SelfCheckFailed(f"X-Gnarly does not decode: {exc}") from None
     if (record.get(3), record.get(4), record.get(5)) != (
-        _md5(query),
-        _md5(body),
-        _md5(user_agent),
+        md5_hex(query),
+        md5_hex(body),
+        md5_hex(user_agent),
     ):
         raise SelfCheckFailed("X-Gnarly does not hash the signed query, body and UA")
     return record
 
 
 def problem(result: SignResult, body: str) -> str | None:
-    """Why ``result`` cannot be trusted, or None when its signatures check out."""
-    head, found, _ = result.signed_url.partition("&X-Bogus=")
-    if not found:
+    """Why ``result`` cannot be trusted, or None when its signatures check out.
+
+    The signatures must cover the signed URL's query as far as its last X-Bogus
+    (:func:`providers.urls.parse_signed`).
+    """
+    signed = parse_signed(result.signed_url)
+    if signed is None:
         return "the signed URL carries no X-Bogus"
     try:
         verify_signatures(
-            head.partition("?")[2], body, result.user_agent, result.x_bogus, result.x_gnarly
+            signed.signed_query, body, result.user_agent, result.x_bogus, result.x_gnarly
         )
     except SelfCheckFailed as exc:
         return exc.message

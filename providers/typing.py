@@ -10,6 +10,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
+from providers.urls import browser_query, split_url
+
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
@@ -19,11 +21,34 @@ ProviderState = Literal["starting", "ready", "degraded", "failed", "stopped"]
 
 
 @dataclass(frozen=True, slots=True)
+class Navigator:
+    """The browser the caller must present with a signed URL, whatever API renders it."""
+
+    user_agent: str
+    language: str
+    platform: str
+    os: str
+    screen_width: int
+    screen_height: int
+    device_scale_factor: float
+
+    @property
+    def browser_name(self) -> str:
+        """``navigator.appCodeName``: always ``Mozilla`` in real browsers."""
+        return "Mozilla"
+
+    @property
+    def browser_version(self) -> str:
+        """``navigator.appVersion``: the user agent without its ``Mozilla/`` prefix."""
+        return self.user_agent.removeprefix("Mozilla/")
+
+
+@dataclass(frozen=True, slots=True)
 class Persona:
     """The browser a signature claims to come from.
 
     The same values go into X-Bogus (flags, canvas, the UA hash), X-Gnarly (fields 1, 2,
-    5, 7, 9, 10, 14) and the ``navigator`` object returned to the caller, who must send
+    5, 7, 9, 10, 14) and the :class:`Navigator` returned to the caller, who must send
     exactly this user agent with the signed URL.
     """
 
@@ -40,26 +65,17 @@ class Persona:
     gnarly_version: str = "5.1.3-ZTCA"
     gnarly_build: str | None = "1.0.0.368"
 
-    @property
-    def browser_name(self) -> str:
-        """``navigator.appCodeName``: always ``Mozilla`` in real browsers."""
-        return "Mozilla"
-
-    def navigator(self, user_agent: str | None = None) -> dict[str, Any]:
-        """The ``navigator`` object of the API response (SignTok / carcabot keys)."""
-        ua = user_agent or self.user_agent
-        return {
-            "deviceScaleFactor": self.device_scale_factor,
-            "user_agent": ua,
-            "browser_language": self.language,
-            "browser_platform": self.platform,
-            "browser_name": self.browser_name,
-            # navigator.appVersion: the user agent without its "Mozilla/" prefix.
-            "browser_version": ua.removeprefix("Mozilla/"),
-            "os": self.os,
-            "screen_width": self.screen_width,
-            "screen_height": self.screen_height,
-        }
+    def navigator(self, user_agent: str | None = None) -> Navigator:
+        """This persona's navigator, presenting ``user_agent`` (default: the persona's)."""
+        return Navigator(
+            user_agent=user_agent or self.user_agent,
+            language=self.language,
+            platform=self.platform,
+            os=self.os,
+            screen_width=self.screen_width,
+            screen_height=self.screen_height,
+            device_scale_factor=self.device_scale_factor,
+        )
 
 
 class PersonaStore:
@@ -107,6 +123,10 @@ class SignRequest:
     ``ms_token`` is the token the SDK would append (its ``localStorage.xmst``); ``None``
     means "take the last ``msToken`` of the URL, or an empty one", which is what a caller
     who put the token in the URL expects.
+
+    ``base`` (the URL before ``?``) and ``query`` (percent-encoded as Chromium sends it,
+    the fragment dropped) are computed once, when the request is built: every provider
+    signs that form.
     """
 
     url: str
@@ -114,20 +134,33 @@ class SignRequest:
     body: str = ""
     user_agent: str | None = None
     ms_token: str | None = None
+    base: str = field(init=False, repr=False, compare=False)
+    query: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        """Split the URL into the form every provider signs."""
+        base, query = split_url(self.url)
+        # Frozen: set the derived fields the way the generated __init__ sets the others.
+        object.__setattr__(self, "base", base)
+        object.__setattr__(self, "query", browser_query(query))
 
 
 @dataclass(frozen=True, slots=True)
 class SignResult:
-    """What a provider produced for one :class:`SignRequest`."""
+    """What a provider produced for one :class:`SignRequest`.
+
+    x-tt-params is not here: the service computes it from ``signed_url`` for every
+    provider, so it never depends on which one signed.
+    """
 
     signed_url: str
     x_bogus: str
     x_gnarly: str | None
     ms_token: str
     user_agent: str
-    navigator: dict[str, Any]
+    navigator: Navigator
     provider: str
-    x_tt_params: str | None = None
+    #: SignTok's ``_signature``, when an upstream of that kind appended one.
     signature: str | None = None
 
 

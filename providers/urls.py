@@ -1,37 +1,45 @@
-"""URL handling shared by the providers: the query exactly as a browser sends it."""
+"""URL handling shared by the providers: the query as a browser sends it, the signed URL.
+
+A :class:`~providers.typing.SignRequest` splits its URL with :func:`split_url` and
+:func:`browser_query` once; every signed URL that comes back (from the SDK, an upstream,
+any provider the chain checks) is read with the one parser, :func:`parse_signed`, and
+x-tt-params takes its query with :func:`through_x_bogus`, by the same rule.
+"""
 
 from __future__ import annotations
 
 import re
-from urllib.parse import quote
+from typing import NamedTuple
+from urllib.parse import quote, unquote
 
 # What a browser percent-encodes in the query of a special (http/https) URL: C0 controls,
 # space, ", #, <, >, ', DEL and every non-ASCII character (WHATWG URL, query state).
 _NEEDS_ENCODING = re.compile(r"[\x00-\x20\"#<>'\x7f-\U0010ffff]")
 _SAFE = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) not in "\"#<>'")
+# Every byte to itself but the ASCII a browser escapes, which gets its high bit set.
+_MARK_ESCAPED = bytes(c if c > 0x7F or chr(c) in _SAFE else c | 0x80 for c in range(256))
 
 
 def split_url(url: str) -> tuple[str, str]:
     """Split into (everything before ``?``, the query); the fragment is dropped."""
-    url = url.split("#", 1)[0]
-    base, _, query = url.partition("?")
+    base, _, query = url.partition("#")[0].partition("?")
     return base, query
+
+
+def join_url(base: str, query: str) -> str:
+    """The URL of ``base`` and ``query`` (no ``?`` when the query is empty)."""
+    return f"{base}?{query}" if query else base
 
 
 def browser_query(query: str) -> str:
     """Percent-encode the query the way Chromium does before the SDK hashes it."""
-    # Fast path (most queries): printable ASCII without the few characters to escape.
-    if (
-        query.isascii()
-        and query.isprintable()
-        and " " not in query
-        and '"' not in query
-        and "'" not in query
-        and "<" not in query
-        and ">" not in query
-        and "#" not in query
-    ):
-        return query
+    # Fast path (most queries): ASCII without a character to escape, i.e. bytes that one
+    # translate (a C loop) leaves as they are; a third of the cost of isprintable() and
+    # six scans, which every request paid when it was built.
+    if query.isascii():
+        raw = query.encode()
+        if raw.translate(_MARK_ESCAPED) == raw:
+            return query
     if _NEEDS_ENCODING.search(query) is None:
         return query
     return quote(query, safe=_SAFE)
@@ -58,3 +66,87 @@ def requested_token(ms_token: str | None, query: str) -> str | None:
 def append_ms_token(query: str, token: str) -> str:
     """Append ``msToken=`` as TikTok's SDK does: always, even when one is present."""
     return f"{query}&msToken={token}" if query else f"msToken={token}"
+
+
+# A tuple, not a frozen dataclass: one is made per browser or remote answer, and a tuple
+# builds twice as fast.
+class SignedUrl(NamedTuple):
+    """A signed URL read by :func:`parse_signed`.
+
+    ``signed_query`` is what the signatures cover: the query before the SDK's X-Bogus,
+    as it stands in the URL. ``after`` is whatever follows X-Bogus and X-Gnarly (empty
+    for a URL as the SDK signs it).
+    """
+
+    base: str
+    signed_query: str
+    x_bogus: str
+    x_gnarly: str | None
+    after: str
+
+
+_BOGUS = "&X-Bogus="
+_GNARLY = "X-Gnarly="
+
+
+def parse_signed(url: str) -> SignedUrl | None:
+    """Split a signed URL at its **last** ``X-Bogus`` parameter; None when it has none.
+
+    The SDK appends its tokens at the end, so the last X-Bogus is its own: an X-Bogus the
+    query already carried stays in the signed query, which is what the SDK hashed. An
+    X-Gnarly is the parameter right after it. Token values are percent-decoded (an
+    upstream may send ``/`` and ``=`` encoded). The fragment is dropped, as by
+    :func:`split_url`.
+    """
+    span = _x_bogus_span(url)
+    if span is None:
+        return None
+    start, at, token, end = span
+    stop = url.find("&", token, end)
+    x_bogus = _decoded(url[token : end if stop == -1 else stop])
+    x_gnarly = None
+    if stop != -1 and url.startswith(_GNARLY, stop + 1, end):
+        token = stop + 1 + len(_GNARLY)
+        stop = url.find("&", token, end)
+        x_gnarly = _decoded(url[token : end if stop == -1 else stop])
+    after = "" if stop == -1 else url[stop + 1 : end]
+    return SignedUrl(url[: start - 1], url[start:at], x_bogus, x_gnarly, after)
+
+
+def through_x_bogus(url: str) -> str | None:
+    """The query of a signed URL up to the end of its X-Bogus; None without X-Bogus.
+
+    What x-tt-params encrypts: the signed query and ``X-Bogus=<token>``, the X-Bogus
+    :func:`parse_signed` reads, as it stands in the URL.
+    """
+    span = _x_bogus_span(url)
+    if span is None:
+        return None
+    start, _, token, end = span
+    stop = url.find("&", token, end)
+    return url[start : end if stop == -1 else stop]
+
+
+def _x_bogus_span(url: str) -> tuple[int, int, int, int] | None:
+    """Where the last X-Bogus is: the one rule of both readers above.
+
+    Returns where the query starts, where the signed query ends, where the X-Bogus value
+    starts and where the URL ends before its fragment. The URL is searched by index,
+    never copied: every answer of the service is read here.
+    """
+    end = url.find("#")
+    if end == -1:
+        end = len(url)
+    start = url.find("?", 0, end) + 1
+    if not start:
+        return None
+    at = url.rfind(_BOGUS, start, end)
+    if at != -1:
+        return start, at, at + len(_BOGUS), end
+    if url.startswith(_BOGUS[1:], start, end):
+        return start, start, start + len(_BOGUS) - 1, end
+    return None
+
+
+def _decoded(token: str) -> str:
+    return unquote(token) if "%" in token else token

@@ -25,33 +25,24 @@ and the flags) is cached.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
 from dataclasses import dataclass
 from functools import lru_cache
 
+from providers import _b64
+from providers._hash import md5
 from providers.errors import TokenDecodeError
 
 __all__ = ["ALPHABET", "XBogusFields", "decode", "encode", "verify"]
 
 ALPHABET = "Dkdpgh4ZKsQB80/Mfvw36XI1R25-WUAlEi7NLboqYTOPuzmFjJnryx9HVGcaStCe"
-_STANDARD = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+# 21 bytes make 28 digits exactly: a token never has padding.
+_BASE64 = _b64.Alphabet(ALPHABET, padded=False)
 
 TOKEN_LENGTH = 28
 _RAW_LENGTH = 21  # 02 FF + 19 encrypted bytes
 _BLOCK_LENGTH = 19
 _MARKER = 0x40
 _U32 = 0xFFFFFFFF
-
-_TO_CUSTOM = bytes.maketrans(_STANDARD, ALPHABET.encode("ascii"))
-# Characters outside the custom alphabet become "!", which the strict decoder rejects;
-# a plain translate would let a standard-alphabet "+" through as a valid digit.
-_FROM_CUSTOM = bytearray(b"!" * 256)
-for _std, _custom in zip(_STANDARD, ALPHABET.encode("ascii"), strict=True):
-    _FROM_CUSTOM[_custom] = _std
-_FROM_CUSTOM_TABLE = bytes(_FROM_CUSTOM)
-del _FROM_CUSTOM, _std, _custom
 
 
 def _rc4(key: bytes, data: bytes) -> bytes:
@@ -94,7 +85,7 @@ class XBogusFields:
 
 def _double_md5_tail(text: str) -> int:
     """Bytes 14..15 of ``MD5(MD5(text))`` (outer hash over the raw digest) as an int."""
-    digest = hashlib.md5(hashlib.md5(text.encode()).digest()).digest()  # noqa: S324 -- protocol hash
+    digest = md5(md5(text.encode()))
     return (digest[14] << 8) | digest[15]
 
 
@@ -105,7 +96,7 @@ def _ua_part(user_agent: str, flags: tuple[int, int, int]) -> tuple[int, int, in
     if not (0 <= f1 <= 0xFF and 0 <= f2 <= 0xFF and 0 <= f3 <= 0xFF):
         raise ValueError(f"flags must be three bytes, got {flags!r}")
     encrypted = _rc4(bytes(flags), user_agent.encode())
-    digest = hashlib.md5(base64.b64encode(encrypted)).digest()  # noqa: S324 -- protocol hash
+    digest = md5(_b64.encode(encrypted).encode("ascii"))
     head = (_MARKER << 24) | (f1 << 16) | (f2 << 8) | f3
     return head, (digest[14] << 8) | digest[15], _MARKER ^ f1 ^ f2 ^ f3
 
@@ -149,7 +140,7 @@ def encode(
         | (head_xor ^ (folded >> 8) ^ (folded & 0xFF))
     )
     raw = (_PREFIX | (block ^ _KEYSTREAM)).to_bytes(_RAW_LENGTH, "big")
-    return base64.b64encode(raw).translate(_TO_CUSTOM).decode("ascii")
+    return _BASE64.encode(raw)
 
 
 def decode(token: str) -> XBogusFields:
@@ -161,9 +152,8 @@ def decode(token: str) -> XBogusFields:
     if len(token) != TOKEN_LENGTH:
         raise TokenDecodeError(f"X-Bogus must be {TOKEN_LENGTH} characters, got {len(token)}")
     try:
-        standard = token.encode("ascii").translate(_FROM_CUSTOM_TABLE)
-        raw = binascii.a2b_base64(standard, strict_mode=True)
-    except (UnicodeEncodeError, binascii.Error) as exc:
+        raw = _BASE64.decode(token)
+    except ValueError as exc:
         raise TokenDecodeError("X-Bogus has a character outside its alphabet") from exc
     if raw[0] != 0x02 or raw[1] != 0xFF:
         raise TokenDecodeError("X-Bogus does not start with the bytes 02 FF")

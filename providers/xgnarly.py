@@ -17,9 +17,6 @@ equation, and the record must then parse.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
 import os
 import random
 import struct
@@ -27,6 +24,8 @@ from dataclasses import dataclass
 from functools import cache, lru_cache
 from typing import TYPE_CHECKING
 
+from providers import _b64
+from providers._hash import md5_hex
 from providers.errors import TokenDecodeError
 from providers.gnarly_cipher import KEY_SIZE, KeystreamPool, keystream, rounds_for
 
@@ -52,7 +51,6 @@ __all__ = [
 ]
 
 ALPHABET = "u09tbS3UvgDEe6r-ZVMXzLpsAohTn7mdINQlW412GqBjfYiyk8JORCF5/xKHwacP"
-_STANDARD = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 MAGIC = 75
 
 #: Every field id of the 5.1.3 record; 10 (the SDK build string) may be absent.
@@ -67,14 +65,7 @@ CARCABOT_ORDER = (1, 8, 12, 11, 6, 9, 4, 7, 0, 14, 15, 2, 3, 10, 5, 13)
 #: Keystream blocks per pooled key: the 5.1.3 record is about 200 bytes.
 DEFAULT_POOL_BLOCKS = 4
 
-_TO_CUSTOM = bytes.maketrans(_STANDARD, ALPHABET.encode("ascii"))
-# Characters outside the alphabet become "!", which the strict decoder rejects.
-_FROM_CUSTOM = bytearray(b"!" * 256)
-for _std, _custom in zip(_STANDARD, ALPHABET.encode("ascii"), strict=True):
-    _FROM_CUSTOM[_custom] = _std
-_FROM_CUSTOM[ord("=")] = ord("=")
-_FROM_CUSTOM_TABLE = bytes(_FROM_CUSTOM)
-del _FROM_CUSTOM, _std, _custom
+_BASE64 = _b64.Alphabet(ALPHABET, padded=True)
 
 _FIELD_HEAD = struct.Struct(">BH")
 _MAGIC_BYTE = bytes((MAGIC,))
@@ -184,7 +175,7 @@ def _encipher(plaintext: bytes, key: bytes | None, pool: KeystreamPool | None) -
     cipher = _xor(plaintext, stream)
     at = (sum(key) + sum(cipher)) % (length + 1)
     raw = b"".join((_MAGIC_BYTE, cipher[:at], key, cipher[at:]))
-    return base64.b64encode(raw).translate(_TO_CUSTOM).decode("ascii")
+    return _BASE64.encode(raw)
 
 
 def _xor_of_ints(fields: Sequence[Field]) -> int:
@@ -240,10 +231,8 @@ def decode(token: str, *, verify_checksum: bool = True) -> XGnarlyToken:
     XOR of the integer fields.
     """
     try:
-        raw = binascii.a2b_base64(
-            token.encode("ascii").translate(_FROM_CUSTOM_TABLE), strict_mode=True
-        )
-    except (UnicodeEncodeError, binascii.Error) as exc:
+        raw = _BASE64.decode(token)
+    except ValueError as exc:
         raise TokenDecodeError(f"X-Gnarly is not valid in its Base64 alphabet: {exc}") from exc
     if len(raw) < 2 + KEY_SIZE:
         raise TokenDecodeError(f"X-Gnarly is too short ({len(raw)} bytes) to hold a key")
@@ -263,13 +252,8 @@ def decode(token: str, *, verify_checksum: bool = True) -> XGnarlyToken:
     return XGnarlyToken(fields=fields, key=key, insert_pos=at, rounds=rounds_for(key))
 
 
-def _md5_hex(text: str) -> str:
-    """MD5 hex of ``text`` as UTF-8: the value of fields 3, 4 and 5."""
-    return hashlib.md5(text.encode()).hexdigest()  # noqa: S324 -- the protocol's hash
-
-
 # The UA is the same for most calls; the query and body are not, so only it is cached.
-_ua_md5_hex = lru_cache(maxsize=256)(_md5_hex)
+_ua_md5_hex = lru_cache(maxsize=256)(md5_hex)
 
 
 def build_fields(  # noqa: PLR0913 -- one keyword per record field
@@ -314,8 +298,8 @@ def build_fields(  # noqa: PLR0913 -- one keyword per record field
         0: Field(0, 4, checksum),
         1: Field(1, 2, env),
         2: Field(2, 2, ubcode),
-        3: Field(3, 32, _md5_hex(query)),
-        4: Field(4, 32, _md5_hex(body) if body else _EMPTY_MD5),
+        3: Field(3, 32, md5_hex(query)),
+        4: Field(4, 32, md5_hex(body) if body else _EMPTY_MD5),
         5: Field(5, 32, _ua_md5_hex(user_agent)),
         6: Field(6, 4, timestamp),
         7: Field(7, 4, canvas),
@@ -468,8 +452,8 @@ class SessionRecord:
         try:
             values = {
                 0: checksum.to_bytes(4, "big"),
-                3: _md5_hex(query).encode(),
-                4: (_md5_hex(body) if body else _EMPTY_MD5).encode(),
+                3: md5_hex(query).encode(),
+                4: (md5_hex(body) if body else _EMPTY_MD5).encode(),
                 5: _ua_md5_hex(user_agent).encode(),
                 6: timestamp.to_bytes(4, "big"),
                 12: requests_seen.to_bytes(2, "big"),

@@ -6,12 +6,10 @@ AES-128-CBC with key = IV = ASCII ``webapp1.0+202106``, PKCS#7 padding, standard
 
 from __future__ import annotations
 
-import base64
-import binascii
-
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
+from providers import _b64
 from providers.errors import TokenDecodeError
 
 __all__ = ["KEY", "decrypt", "encrypt", "for_query"]
@@ -28,7 +26,7 @@ def encrypt(plaintext: str) -> str:
     fill = _BLOCK_BYTES - len(data) % _BLOCK_BYTES
     padded = data + bytes((fill,)) * fill  # PKCS#7
     encryptor = _CIPHER.encryptor()
-    return base64.b64encode(encryptor.update(padded) + encryptor.finalize()).decode("ascii")
+    return _b64.encode(encryptor.update(padded) + encryptor.finalize())
 
 
 def decrypt(token: str) -> str:
@@ -38,8 +36,8 @@ def decrypt(token: str) -> str:
     whole number of AES blocks, badly padded, or not UTF-8 once decrypted.
     """
     try:
-        data = base64.b64decode(token.encode("ascii"), validate=True)
-    except (UnicodeEncodeError, binascii.Error) as exc:
+        data = _b64.decode(token)
+    except ValueError as exc:
         raise TokenDecodeError(f"x-tt-params is not standard Base64: {exc}") from exc
     if not data or len(data) % _BLOCK_BYTES:
         raise TokenDecodeError(

@@ -16,6 +16,7 @@ from signer.app_keys import CHAIN, DRAIN, METRICS, PARSER, STARTED_AT, STATE
 from signer.groups import RouteGroup
 from signer.inputs import read_body
 from signer.middleware import LOG_FIELDS
+from signer.render import signature_answer
 
 if TYPE_CHECKING:
     from providers.typing import SignRequest, SignResult
@@ -46,25 +47,8 @@ async def _sign(
 
 
 def render_signed(result: SignResult, started: float) -> web.Response:
-    """The answer of /signature and /sign (SignTok's and carcabot's keys, both spellings)."""
-    return _json(
-        {
-            "status": "ok",
-            "data": {
-                "signature": result.signature,
-                "signed_url": result.signed_url,
-                "X-Bogus": result.x_bogus,
-                "x-bogus": result.x_bogus,
-                "X-Gnarly": result.x_gnarly,
-                "x-gnarly": result.x_gnarly,
-                "x-tt-params": result.x_tt_params,
-                "msToken": result.ms_token,
-                "navigator": result.navigator,
-                "provider": result.provider,
-            },
-            "response_time_ms": round((time.perf_counter() - started) * 1000, 3),
-        }
-    )
+    """The answer of /signature and /sign (see :mod:`signer.render`)."""
+    return _json(signature_answer(result, started))
 
 
 @sign_routes.post("/signature")

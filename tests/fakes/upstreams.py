@@ -110,7 +110,14 @@ def carcabot_answer(url: str, user_agent: str, *, gnarly_over: str | None = None
             "x-bogus": x_bogus,
             "x-gnarly": x_gnarly,
             "device-id": "7300000000000000000",
-            "navigator": {"user_agent": user_agent, "platform": "MacIntel", "os": "mac"},
+            "navigator": {
+                "deviceScaleFactor": 2,
+                "user_agent": user_agent,
+                "browser_language": "en-GB",
+                "browser_platform": "MacIntel",
+                "browser_name": "Mozilla",
+                "browser_version": user_agent.removeprefix("Mozilla/"),
+            },
         },
     }
 

@@ -191,9 +191,18 @@ async def test_signs_post_bodies_and_per_request_user_agents(shared_pool: Browse
     )
     query = signed_query(result.signed_url)
     assert xbogus.verify(result.x_bogus, query, body, ua)
-    assert result.navigator["user_agent"] == ua
+    assert result.navigator.user_agent == ua
     assert result.x_gnarly is not None
     assert xgnarly.decode(result.x_gnarly).get(4) == hashlib.md5(body.encode()).hexdigest()
+
+
+async def test_query_carrying_an_x_bogus_is_checked_as_signed(pool: BrowserProvider) -> None:
+    """A caller's stale X-Bogus stays in the query the SDK signs; its own X-Bogus is the last."""
+    url = f"{TIKTOK_ORIGIN}/api/x/?aid=1988&X-Bogus=stale"
+    result = await pool.sign(SignRequest(url=url))
+    query = result.signed_url.split("?", 1)[1].rsplit("&X-Bogus=", 1)[0]
+    assert query.startswith("aid=1988&X-Bogus=stale&msToken=")
+    assert xbogus.verify(result.x_bogus, query, "", persona_from(Settings()).user_agent)
 
 
 async def test_publishes_observed_flags_to_the_shared_persona() -> None:
@@ -228,6 +237,14 @@ async def test_path_the_sdk_does_not_sign_is_declined(shared_pool: BrowserProvid
     """Outside /api/ and /webcast/ the SDK adds nothing, so the provider declines."""
     with pytest.raises(ProviderDeclined, match="did not sign"):
         await shared_pool.sign(SignRequest(url=f"{TIKTOK_ORIGIN}/node/share/user/@x?aid=1"))
+
+
+async def test_unsigned_path_carrying_tokens_is_declined(pool: BrowserProvider) -> None:
+    """A URL the SDK left as it was is declined, even with tokens of the caller's in it."""
+    url = f"{TIKTOK_ORIGIN}/node/share/user/@x?aid=1&X-Bogus=stale&X-Gnarly=stale"
+    with pytest.raises(ProviderDeclined, match="did not sign"):
+        await pool.sign(SignRequest(url=url))
+    assert pool.stats.self_check_failures == 0
 
 
 async def test_idle_pool_heals_after_chromium_is_killed(pool: BrowserProvider) -> None:

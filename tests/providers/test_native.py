@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from providers import registry, xbogus, xgnarly, xttparams
+from providers import registry, xbogus, xgnarly
 from providers.errors import ProviderConfigError
 from providers.native import NativeProvider
 from providers.typing import NoEvents, PersonaStore, Provider, SignRequest
@@ -140,15 +140,6 @@ async def test_fixed_field_order_policies(policy: str, expected: tuple[int, ...]
     result = await provider.sign(SignRequest(url=f"{BASE}?aid=1988"))
     assert result.x_gnarly is not None
     assert tuple(f.id for f in xgnarly.decode(result.x_gnarly).fields) == expected
-
-
-async def test_x_tt_params_decrypts_to_the_signed_query() -> None:
-    """x-tt-params is the AES form of the query with msToken and X-Bogus."""
-    provider, _ = make_provider()
-    result = await provider.sign(SignRequest(url=f"{BASE}?aid=1988", ms_token="t"))
-    assert result.x_tt_params is not None
-    plain = xttparams.decrypt(result.x_tt_params)
-    assert plain == f"aid=1988&msToken=t&X-Bogus={result.x_bogus}&is_encryption=1"
 
 
 async def test_published_persona_reaches_the_next_signature() -> None:

@@ -26,8 +26,9 @@ from providers.errors import (
     SelfCheckFailed,
     UpstreamError,
 )
-from providers.remote import MAX_RESPONSE_BYTES, RemoteProvider, origin
-from providers.typing import PersonaStore, Provider, SignRequest
+from providers.remote import MAX_RESPONSE_BYTES, RemoteProvider, origin, read_navigator
+from providers.typing import Navigator, PersonaStore, Provider, SignRequest
+from signer.app import make_app
 from signer.metrics import Metrics
 from signer.settings import Settings
 from signer.wiring import provider_context
@@ -144,9 +145,36 @@ async def test_signtok_signature_verifies(make_remote: MakeRemote) -> None:
     assert result.signed_url.endswith(f"&X-Bogus={result.x_bogus}")
     assert result.x_gnarly is None
     assert result.signature == SIGNATURE
-    assert result.x_tt_params is not None
-    assert xttparams.decrypt(result.x_tt_params).startswith(query)
     assert result.provider == "up"
+
+
+async def test_query_carrying_an_x_bogus_is_checked_as_signed(make_remote: MakeRemote) -> None:
+    """An X-Bogus already in the query is part of what the upstream's (last) X-Bogus signs."""
+    provider = await make_remote(Upstream("signtok"))
+    result = await provider.sign(SignRequest(URL + "&X-Bogus=stale"))
+    query = result.signed_url.split("?", 1)[1].rsplit("&X-Bogus=", 1)[0]
+    assert query == f"{URL.split('?', 1)[1]}&X-Bogus=stale&_signature={SIGNATURE}"
+    assert xbogus.verify(result.x_bogus, query, "", SIGNTOK_UA)
+
+
+async def test_the_services_x_tt_params_replaces_the_upstreams(
+    serve_fake: ServeFake, aiohttp_client: Any
+) -> None:
+    """Through the app, x-tt-params is ours: over SignTok's signed query and its X-Bogus."""
+    answer = signtok_answer(URL)
+    answer["data"]["x-tt-params"] = xttparams.for_query("aid=1988")
+    upstream = await serve_fake(Upstream("signtok", answer=answer))
+    settings = Settings(
+        providers=("up",),
+        remotes={"up": RemoteConfig(url=upstream.url(), format="signtok")},
+    )
+    client = await aiohttp_client(make_app(settings))
+    response = await client.post("/signature", data=URL, headers={"Content-Type": "text/plain"})
+    data = (await response.json())["data"]
+    assert data["provider"] == "up"
+    assert xttparams.decrypt(data["x-tt-params"]) == (
+        f"{URL.split('?', 1)[1]}&_signature={SIGNATURE}&X-Bogus={data['x-bogus']}&is_encryption=1"
+    )
 
 
 async def test_signtok_user_agent_and_navigator_are_the_upstreams(
@@ -156,8 +184,8 @@ async def test_signtok_user_agent_and_navigator_are_the_upstreams(
     provider = await make_remote(Upstream("signtok"))
     result = await provider.sign(SignRequest(URL))
     assert result.user_agent == SIGNTOK_UA
-    assert result.navigator["user_agent"] == SIGNTOK_UA
-    assert result.navigator["browser_platform"] == "Linux x86_64"
+    assert result.navigator.user_agent == SIGNTOK_UA
+    assert result.navigator.platform == "Linux x86_64"
 
 
 async def test_carcabot_posts_json_with_the_personas_user_agent(make_remote: MakeRemote) -> None:
@@ -191,15 +219,41 @@ async def test_carcabot_ms_token_is_the_one_in_the_signed_url(make_remote: MakeR
     assert result.ms_token == CARCABOT_TOKEN
 
 
-async def test_carcabot_navigator_is_passed_on(make_remote: MakeRemote) -> None:
-    """The navigator carcabot reports is returned as it gave it."""
+async def test_carcabot_navigator_values_replace_the_personas(make_remote: MakeRemote) -> None:
     provider = await make_remote(Upstream("carcabot"))
     result = await provider.sign(SignRequest(URL))
-    assert result.navigator == {
-        "user_agent": PERSONA.user_agent,
-        "platform": "MacIntel",
-        "os": "mac",
+    assert result.navigator == Navigator(
+        user_agent=PERSONA.user_agent,
+        language="en-GB",
+        platform="MacIntel",
+        os=PERSONA.os,
+        screen_width=PERSONA.screen_width,
+        screen_height=PERSONA.screen_height,
+        device_scale_factor=2,
+    )
+
+
+def test_upstream_navigator_values_that_make_no_sense_are_the_personas() -> None:
+    """Empty, mistyped, absurd or unprintable values of an upstream keep the persona's."""
+    persona = PERSONA.navigator()
+    nonsense = {
+        "browser_language": "",
+        "browser_platform": 5,
+        "os": "mac\n",
+        "screen_width": True,
+        "screen_height": -1,
+        "deviceScaleFactor": float("nan"),
+        "user_agent": "Mozilla/5.0 other",
     }
+    assert read_navigator(nonsense, persona) == persona
+
+
+def test_upstream_navigator_sizes_are_taken() -> None:
+    """An upstream's screen size, scale and OS replace the persona's."""
+    data = {"screen_width": 1440, "screen_height": 900, "deviceScaleFactor": 2.5, "os": "mac"}
+    navigator = read_navigator(data, PERSONA.navigator())
+    assert (navigator.screen_width, navigator.screen_height) == (1440, 900)
+    assert (navigator.device_scale_factor, navigator.os) == (2.5, "mac")
 
 
 async def test_euler_posts_sign_url_with_key_method_and_payload(make_remote: MakeRemote) -> None:

@@ -64,3 +64,12 @@ def test_x_gnarly_of_another_request_fails(good: SignResult) -> None:
     assert selfcheck.problem(mixed, BODY) == (
         "X-Gnarly does not hash the signed query, body and UA"
     )
+
+
+def test_query_carrying_an_x_bogus_is_checked_as_signed() -> None:
+    """A caller's stale X-Bogus is part of the signed query; the last X-Bogus is checked."""
+    provider = NativeProvider(PersonaStore(persona_from(Settings())), rng=random.Random(5))
+    url = "https://www.tiktok.com/api/x/?aid=1988&X-Bogus=stale"
+    result = provider.sign_now(SignRequest(url=url))
+    assert "?aid=1988&X-Bogus=stale&msToken=&X-Bogus=" in result.signed_url
+    assert selfcheck.problem(result, "") is None

@@ -1,20 +1,28 @@
-"""The query as a browser sends it, and the SDK's msToken habit."""
+"""The query as a browser sends it, the SDK's msToken habit, and the signed-URL parser."""
 
 from __future__ import annotations
 
-from urllib.parse import quote
+import dataclasses
+from urllib.parse import quote, unquote
 
 from hypothesis import given
 from hypothesis import strategies as st
 
+from providers.typing import SignRequest
 from providers.urls import (
     _NEEDS_ENCODING,
     _SAFE,
+    SignedUrl,
     append_ms_token,
     browser_query,
+    join_url,
     last_param,
+    parse_signed,
     split_url,
+    through_x_bogus,
 )
+
+BASE = "https://www.tiktok.com/api/x/"
 
 
 def test_split_drops_fragment() -> None:
@@ -66,3 +74,117 @@ def test_last_param_agrees_with_a_plain_split(pairs: list[tuple[str, str]]) -> N
     query = "&".join(f"{name}={value}" for name, value in pairs)
     values = [p.split("=", 1)[1] for p in query.split("&") if p.startswith("msToken=")]
     assert last_param(query, "msToken") == (values[-1] if values else None)
+
+
+def test_sign_request_holds_the_url_as_chromium_sends_it() -> None:
+    """A request built from a URL carries its base and its percent-encoded query."""
+    request = SignRequest(url=f"{BASE}?aid=1988&keyword=café#top", method="POST", body="{}")
+    assert (request.base, request.query) == (BASE, "aid=1988&keyword=caf%C3%A9")
+
+
+def test_sign_request_split_follows_a_replaced_url() -> None:
+    """dataclasses.replace with another URL splits that URL, not the old one."""
+    request = dataclasses.replace(SignRequest(url=f"{BASE}?a=1"), url=f"{BASE}?b=2")
+    assert request.query == "b=2"
+
+
+def test_join_url_leaves_out_an_empty_query() -> None:
+    """No dangling ``?`` when there is no query."""
+    assert (join_url(BASE, ""), join_url(BASE, "a=1")) == (BASE, f"{BASE}?a=1")
+
+
+def test_parse_signed_splits_the_sdks_tokens() -> None:
+    """Base, signed query, X-Bogus and X-Gnarly, nothing after."""
+    url = f"{BASE}?aid=1&msToken=t&X-Bogus=DFSzB&X-Gnarly=M2x/y=="
+    assert parse_signed(url) == SignedUrl(BASE, "aid=1&msToken=t", "DFSzB", "M2x/y==", "")
+
+
+def test_parse_signed_takes_the_last_x_bogus() -> None:
+    """An X-Bogus the query already carried stays in the signed query: the last is the SDK's."""
+    url = f"{BASE}?aid=1&X-Bogus=stale&msToken=&X-Bogus=fresh&X-Gnarly=g"
+    signed = parse_signed(url)
+    assert signed is not None
+    assert (signed.signed_query, signed.x_bogus, signed.x_gnarly) == (
+        "aid=1&X-Bogus=stale&msToken=",
+        "fresh",
+        "g",
+    )
+
+
+def test_parse_signed_reads_x_bogus_first_in_the_query() -> None:
+    """A URL with nothing else to sign has X-Bogus as its first parameter."""
+    assert parse_signed(f"{BASE}?X-Bogus=tok") == SignedUrl(BASE, "", "tok", None, "")
+
+
+def test_parse_signed_without_x_bogus_is_none() -> None:
+    """No X-Bogus parameter (a name merely ending in X-Bogus does not count): None."""
+    assert parse_signed(f"{BASE}?aid=1&msToken=t") is None
+    assert parse_signed(f"{BASE}?aid=1&NotX-Bogus=t") is None
+
+
+def test_parse_signed_keeps_what_follows_the_tokens() -> None:
+    """Parameters after X-Bogus and X-Gnarly are handed back for the caller to refuse."""
+    signed = parse_signed(f"{BASE}?a=1&X-Bogus=b&X-Gnarly=g&extra=1&X-Gnarly=h")
+    assert signed is not None
+    assert (signed.x_gnarly, signed.after) == ("g", "extra=1&X-Gnarly=h")
+    other = parse_signed(f"{BASE}?a=1&X-Bogus=b&extra=1")
+    assert other is not None
+    assert (other.x_gnarly, other.after) == (None, "extra=1")
+
+
+def test_parse_signed_decodes_percent_encoded_tokens() -> None:
+    """An upstream that encodes ``/`` and ``=`` in the tokens is read as if it had not."""
+    signed = parse_signed(f"{BASE}?a=1&X-Bogus=DFSz%2Fb&X-Gnarly=M2x%2Fy%3D%3D#frag")
+    assert signed is not None
+    assert (signed.x_bogus, signed.x_gnarly, signed.after) == ("DFSz/b", "M2x/y==", "")
+
+
+def plain_parse(url: str) -> SignedUrl | None:
+    """The parser's rule written the plain way: split, partition, decode."""
+    base, query = split_url(url)
+    head, found, rest = query.rpartition("&X-Bogus=")
+    if not found:
+        if not query.startswith("X-Bogus="):
+            return None
+        head, rest = "", query.removeprefix("X-Bogus=")
+    x_bogus, _, after = rest.partition("&")
+    x_gnarly = None
+    if after.startswith("X-Gnarly="):
+        x_gnarly, _, after = after.removeprefix("X-Gnarly=").partition("&")
+        x_gnarly = unquote(x_gnarly)
+    return SignedUrl(base, head, unquote(x_bogus), x_gnarly, after)
+
+
+PIECES = ["a=1", "X-Bogus=b", "X-Gnarly=g%3D", "&", "?", "#", "X-Bogus=", "X-Gnarly=", "%2F", "="]
+
+
+@given(st.lists(st.sampled_from(PIECES), max_size=10))
+def test_parse_signed_agrees_with_a_plain_split(pieces: list[str]) -> None:
+    """Whatever the URL, the index-based parser reads what the plain rule reads."""
+    url = "https://www.tiktok.com/api/x/" + "".join(pieces)
+    assert parse_signed(url) == plain_parse(url)
+
+
+@given(st.lists(st.sampled_from(PIECES), max_size=10))
+def test_through_x_bogus_ends_where_parse_signed_reads_x_bogus(pieces: list[str]) -> None:
+    """A prefix of the query: the parsed signed query, then X-Bogus as it stands in the URL."""
+    url = "https://www.tiktok.com/api/x/" + "".join(pieces)
+    signed = parse_signed(url)
+    through = through_x_bogus(url)
+    if signed is None:
+        assert through is None
+        return
+    assert through is not None
+    query = split_url(url)[1]
+    assert query.startswith(through)
+    assert query[len(through) :][:1] in {"", "&"}
+    name, _, raw = through.removeprefix(signed.signed_query).partition("X-Bogus=")
+    assert name in {"", "&"}
+    assert "&" not in raw
+    assert unquote(raw) == signed.x_bogus
+
+
+def test_through_x_bogus_keeps_a_stale_x_bogus() -> None:
+    """A caller's X-Bogus stays inside; the query ends after the last one's value."""
+    url = f"{BASE}?a=1&X-Bogus=stale&msToken=&X-Bogus=fresh&X-Gnarly=g"
+    assert through_x_bogus(url) == "a=1&X-Bogus=stale&msToken=&X-Bogus=fresh"

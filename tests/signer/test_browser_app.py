@@ -12,6 +12,7 @@ import pytest
 import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
 
+from providers import xttparams
 from signer.app import make_app
 from signer.settings import Settings
 from tests.support import REPO
@@ -58,6 +59,19 @@ async def test_default_chain_signs_with_the_browser(shared_client: Client) -> No
     assert data["provider"] == "browser"
     assert data["signed_url"].startswith(URL + "&msToken=&X-Bogus=DFSz")
     assert data["x-gnarly"]
+
+
+@in_module_loop
+async def test_browser_answer_carries_x_tt_params(shared_client: Client) -> None:
+    """x-tt-params comes with the browser's signature: its signed query up to X-Bogus."""
+    response = await shared_client.post(
+        "/signature", data=URL, headers={"Content-Type": "text/plain"}
+    )
+    data = (await response.json())["data"]
+    assert data["provider"] == "browser"
+    signed_query = data["signed_url"].split("?", 1)[1].rsplit("&X-Gnarly=", 1)[0]
+    assert signed_query.endswith(f"&X-Bogus={data['x-bogus']}")
+    assert xttparams.decrypt(data["x-tt-params"]) == signed_query + "&is_encryption=1"
 
 
 @in_module_loop

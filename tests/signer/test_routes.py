@@ -8,7 +8,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import structlog
 
-from providers import xbogus, xgnarly
+from providers import xbogus, xgnarly, xttparams
 from providers.fake import FakeProvider
 from signer.settings import Settings
 
@@ -131,8 +131,17 @@ async def test_navigator_matches_the_persona(client: Client, persona: Persona) -
     """The navigator object carries the persona the signatures were made with."""
     response = await client.post("/sign", json={"url": URL})
     navigator = (await response.json())["data"]["navigator"]
-    assert navigator == persona.navigator()
-    assert navigator["browser_name"] == "Mozilla"
+    assert navigator == {
+        "deviceScaleFactor": persona.device_scale_factor,
+        "user_agent": persona.user_agent,
+        "browser_language": persona.language,
+        "browser_platform": persona.platform,
+        "browser_name": "Mozilla",
+        "browser_version": persona.user_agent.removeprefix("Mozilla/"),
+        "os": persona.os,
+        "screen_width": persona.screen_width,
+        "screen_height": persona.screen_height,
+    }
     response = await client.post("/sign", json={"url": URL})
     fields = xbogus.decode((await response.json())["data"]["x-bogus"])
     assert (fields.flags, fields.canvas) == (persona.flags, persona.canvas)
@@ -185,6 +194,29 @@ async def test_each_app_has_its_own_registry(make_client: MakeClient) -> None:
     await first.post("/sign", json={"url": URL})
     text = await (await second.get("/metrics")).text()
     assert 'route="/sign"' not in text
+
+
+async def test_x_tt_params_is_the_signed_query_up_to_x_bogus(client: Client) -> None:
+    """x-tt-params decrypts to the query as signed, msToken and X-Bogus included."""
+    response = await client.post("/sign", json={"url": URL, "ms_token": "t"})
+    data = (await response.json())["data"]
+    query = urlsplit(URL).query
+    assert xttparams.decrypt(data["x-tt-params"]) == (
+        f"{query}&msToken=t&X-Bogus={data['x-bogus']}&is_encryption=1"
+    )
+
+
+async def test_x_tt_params_comes_with_any_provider(
+    make_client: MakeClient, persona: Persona
+) -> None:
+    """A provider that computes no x-tt-params (the fake) still gets it in the answer."""
+    client = await make_client(Settings(), [FakeProvider("only", persona)])
+    response = await client.post("/sign", json={"url": URL})
+    data = (await response.json())["data"]
+    assert data["provider"] == "only"
+    assert xttparams.decrypt(data["x-tt-params"]) == (
+        f"{urlsplit(URL).query}&msToken=&X-Bogus={data['x-bogus']}&is_encryption=1"
+    )
 
 
 async def test_provider_override_signs_with_that_provider(
