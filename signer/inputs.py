@@ -112,13 +112,17 @@ class RequestParser:
         url = raw.strip()
         if not url:
             raise InvalidUrl("the URL is empty")
-        if len(url.encode("utf-8", "surrogatepass")) > self._max_url:
+        # A character is at most 4 bytes: most URLs are measured without encoding them.
+        if (
+            len(url) * 4 > self._max_url
+            and len(url.encode("utf-8", "surrogatepass")) > self._max_url
+        ):
             raise UrlTooLong(f"the URL is longer than {self._max_url} bytes (SIGNER_MAX_URL_BYTES)")
         if not url.isprintable() or " " in url:
             raise InvalidUrl("the URL contains spaces or control characters")
         try:
             parts = urlsplit(url)
-            port = parts.port
+            port = parts.port if ":" in parts.netloc else None
         except ValueError:
             raise InvalidUrl(
                 "the URL does not parse (a port must be a number up to 65535)"

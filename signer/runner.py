@@ -105,8 +105,9 @@ class SignerRequestHandler(RequestHandler):
         """Parse; a request head that started must be complete within the read timeout."""
         count = self._request_count
         super().data_received(data)
-        if self._request_count != count:
-            self._cancel_read_timer()
+        if self._request_count != count:  # a whole head came: the common case, nothing to do
+            if self._read_timer is not None:
+                self._cancel_read_timer()
         elif self._read_timer is None and not self._request_in_progress and data:
             self._read_mark = count
             self._read_timer = self._loop.call_later(

@@ -125,6 +125,8 @@ class Guard:
 
     def protect(self, handler: Handler) -> Handler:
         """``handler`` behind the client key, the rate limit and maintenance mode."""
+        if self._admin_key is None and not self.keys.enabled and self.limits is None:
+            return self._maintenance_only(handler)
 
         async def guarded(request: web.Request) -> web.StreamResponse:
             if self._admin_key is not None and self.is_admin(request):
@@ -156,6 +158,17 @@ class Guard:
             if decision is not None and not response.prepared:
                 response.headers.update(decision.headers())
             return response
+
+        return guarded
+
+    def _maintenance_only(self, handler: Handler) -> Handler:
+        """With no keys and no limits only maintenance guards (the embedded defaults)."""
+        state = self._state
+
+        async def guarded(request: web.Request) -> web.StreamResponse:
+            if state.operator.maintenance.enabled:
+                self._check_maintenance()
+            return await handler(request)
 
         return guarded
 
