@@ -171,13 +171,19 @@ async def test_declines_do_not_open_the_breaker() -> None:
     assert built.entry("p0").breaker.state == "closed"
 
 
-async def test_an_admin_probe_reaches_a_provider_behind_its_breaker_and_switch() -> None:
-    """A probe with the admin key (pin_any) reaches a pinned provider whatever its state."""
+async def tripped() -> tuple[list[FakeProvider], MemoryState, Chain]:
+    """p0 failing (its breaker open) before p1; the operator state they follow."""
     providers = fakes("fail", "ok")
     state = MemoryState(operator.initial([p.name for p in providers]))
     built, _ = chain(providers, state=state)
     for _ in range(3):
         await built.sign(REQUEST)
+    return providers, state, built
+
+
+async def test_an_admin_probe_reaches_a_provider_behind_its_breaker_and_switch() -> None:
+    """A probe with the admin key (pin_any) reaches a pinned provider whatever its state."""
+    providers, state, built = await tripped()
     await state.change(SetProviders(("p1",), disabled=("p0",)))
     providers[0].behaviour = "ok"
     assert (await built.sign(REQUEST, "p0", pin_any=True)).result.provider == "p0"
@@ -187,11 +193,7 @@ async def test_an_admin_probe_reaches_a_provider_behind_its_breaker_and_switch()
 
 async def test_a_client_may_pin_only_a_usable_provider() -> None:
     """Pinned by a client, an open breaker is a 503 and a switched-off provider a 400."""
-    providers = fakes("fail", "ok")
-    state = MemoryState(operator.initial([p.name for p in providers]))
-    built, _ = chain(providers, state=state)
-    for _ in range(3):
-        await built.sign(REQUEST)
+    providers, state, built = await tripped()
     calls = providers[0].calls
     with pytest.raises(AllProvidersFailed) as failed:
         await built.sign(REQUEST, "p0")

@@ -16,20 +16,13 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from signer.cli import main
-from tests.support import REPO
+from tests.support import REPO, free_port
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
 URL = "https://www.tiktok.com/api/post/item_list/?aid=1988&count=35"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def get_json(url: str, data: bytes | None = None) -> dict[str, Any]:

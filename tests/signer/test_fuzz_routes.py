@@ -23,7 +23,7 @@ from signer.app import make_app
 from signer.app_keys import DRAIN
 from signer.runner import serve_app
 from signer.settings import Settings
-from tests.signer.test_runner import free_port
+from tests.support import free_port
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -7,12 +7,11 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from aiohttp import web
 
-from providers.fake import FakeProvider
 from signer.app import make_app
 from signer.errors import BadRequest
 from signer.groups import RouteGroup
 from signer.settings import Settings
-from signer.wiring import persona_from
+from tests.signer.conftest import OPERATOR_KEY
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -81,13 +80,10 @@ async def test_the_admin_key_passes_the_guard(aiohttp_client: Any) -> None:
     assert wrong.status == 401
 
 
-async def test_health_admin_state_and_metrics_share_one_view(aiohttp_client: Any) -> None:
+async def test_health_admin_state_and_metrics_share_one_view(operated: Client) -> None:
     """A switch and maintenance set through /admin show alike in /health, state and metrics."""
-    persona = persona_from(Settings())
-    fakes = [FakeProvider("one", persona), FakeProvider("two", persona)]
-    app = make_app(Settings(providers=("native",), admin_key=ADMIN_KEY), fakes)
-    client: Client = await aiohttp_client(app)
-    admin = {"X-Admin-Key": ADMIN_KEY}
+    client = operated
+    admin = {"X-Admin-Key": OPERATOR_KEY}
     await client.post(
         "/admin/providers", json={"order": ["two"], "disabled": ["one"]}, headers=admin
     )

@@ -13,6 +13,7 @@ from providers.typing import ProviderHealth
 from signer.app import make_app
 from signer.settings import Settings
 from signer.wiring import persona_from
+from tests.signer.conftest import OPERATOR_KEY
 
 if TYPE_CHECKING:
     from aiohttp.test_utils import TestClient
@@ -89,13 +90,10 @@ async def test_a_wrong_admin_key_on_a_sign_route_is_refused(aiohttp_client: Any)
     assert (await client.post("/sign", json={"url": URL})).status == 200
 
 
-async def test_a_rejected_provider_change_changes_nothing(aiohttp_client: Any) -> None:
+async def test_a_rejected_provider_change_changes_nothing(operated: Client) -> None:
     """Ordering native first and disabling it is a 400, and every provider keeps signing."""
-    persona = persona_from(Settings())
-    fakes = [FakeProvider("one", persona), FakeProvider("two", persona)]
-    app = make_app(Settings(providers=("native",), admin_key=ADMIN_KEY), fakes)
-    client: Client = await aiohttp_client(app)
-    admin = {"X-Admin-Key": ADMIN_KEY}
+    client = operated
+    admin = {"X-Admin-Key": OPERATOR_KEY}
     refused = await client.post(
         "/admin/providers", json={"order": ["one"], "disabled": ["one", "two"]}, headers=admin
     )

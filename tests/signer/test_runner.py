@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import socket
 import time
 from typing import TYPE_CHECKING, Any, Self
 
@@ -20,6 +19,7 @@ from signer.logs import LibraryLogBridge
 from signer.runner import serve_app
 from signer.settings import Settings
 from signer.wiring import persona_from
+from tests.support import free_port
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -27,13 +27,6 @@ if TYPE_CHECKING:
     from providers.fake import Behaviour
 
 URL = "https://www.tiktok.com/api/post/item_list/?aid=1988"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class Running:

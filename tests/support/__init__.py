@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -32,3 +33,11 @@ def load_vectors(name: str) -> dict[str, Any]:
 
 #: The Chromium binary the browser tests drive (CI may point ``SIGNER_CHROMIUM_PATH`` elsewhere).
 CHROMIUM = Path(os.environ.get("SIGNER_CHROMIUM_PATH", "/usr/bin/chromium"))
+
+
+def free_port() -> int:
+    """A port nobody listens on now, on 127.0.0.1 (the kernel's pick)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
