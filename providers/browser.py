@@ -420,9 +420,9 @@ class BrowserProvider:
             )
 
     def _self_check_failed(self, reason: str) -> NoReturn:
+        # Counted for /health here; the chain decides whether the page or the request's own
+        # input is at fault (signer.chain), and reports the former to the events.
         self.stats.self_check_failures += 1
-        self._events.self_check_failed(self.name)
-        log.warning("self_check_failed", provider=self.name, reason=reason)
         raise SelfCheckFailed(reason)
 
     def _fail(self, jobs: Sequence[Job], error: Exception) -> None:

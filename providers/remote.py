@@ -322,8 +322,6 @@ class RemoteProvider:
             reason = self._redact(exc.message)
             message = _bounded(f"remote {self.name} ({self._origin}): {reason}")
             self._last_error = message
-            if isinstance(exc, SelfCheckFailed):
-                self._events.self_check_failed(self.name)
             log.warning("remote_failed", provider=self.name, code=exc.code, reason=message)
             raise type(exc)(message) from None
 

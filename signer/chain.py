@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 import structlog
 
 from providers import selfcheck
-from providers.errors import Overloaded, ProviderDeclined, ProviderError
+from providers.errors import Overloaded, ProviderDeclined, ProviderError, SelfCheckFailed
+from providers.typing import SignRequest
 from signer.breaker import Breaker
 from signer.cache import cache_key
 from signer.errors import (
@@ -24,18 +25,27 @@ from signer.errors import (
     ProviderDisabled,
     ServiceOverloaded,
     UnknownProvider,
+    UnsignableRequest,
 )
 from signer.status import ProviderStatus
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
-    from providers.typing import Provider, SignRequest, SignResult
+    from providers.typing import Provider, SignResult
     from signer.metrics import Metrics
     from signer.state import SharedState
     from signer.state.operator import OperatorState
 
 log = structlog.get_logger("signer.chain")
+
+#: A plain request every provider signs; signed correctly, it clears the provider of a
+#: self-check failure (the failing request's own input was the difference).
+PROBE = SignRequest("https://www.tiktok.com/api/signer/probe/?aid=1988")
+#: How long a probe's verdict stands (one probe per provider per this, whatever the load).
+PROBE_TTL_S = 5.0
+#: The attempt code of a request whose own input its provider could not sign correctly.
+INPUT_REJECTED = "input_rejected"
 
 
 # Attempt and Signed are made on every request: plain slotted dataclasses are built four
@@ -67,6 +77,9 @@ class Entry:
     provider: Provider
     breaker: Breaker
     restarting: asyncio.Lock = field(default_factory=asyncio.Lock)
+    #: When the provider last signed the probe, and whether it checked out.
+    probed_at: float = float("-inf")
+    probe_ok: bool = False
 
 
 class Chain:
@@ -170,7 +183,12 @@ class Chain:
             for attempt in attempts
         ]
         summary = "; ".join(f"{c['provider']}: {c['message']}" for c in causes) or "none enabled"
-        if any(attempt.code == Overloaded.code for attempt in attempts):
+        codes = {attempt.code for attempt in attempts}
+        if INPUT_REJECTED in codes and codes <= {INPUT_REJECTED, ProviderDeclined.code}:
+            raise UnsignableRequest(
+                f"no provider signs this request's input correctly ({summary})", causes=causes
+            )
+        if Overloaded.code in codes:
             raise ServiceOverloaded(
                 f"every provider is busy or failed ({summary})",
                 headers={"Retry-After": "1"},
@@ -201,6 +219,8 @@ class Chain:
         except ProviderDeclined as exc:
             entry.breaker.release()
             return None, self._failed(name, started, exc.code, exc.message)
+        except SelfCheckFailed as exc:
+            return None, await self._self_check_failed(entry, started, exc.message)
         except ProviderError as exc:
             cause, code = exc.message, exc.code
         except TimeoutError:
@@ -211,10 +231,7 @@ class Chain:
         else:
             reason = None if provider.checked else selfcheck.problem(result, request.body)
             if reason is not None:
-                self._metrics.self_check_failed(name)
-                log.warning("self_check_failed", provider=name, reason=reason)
-                self._breaker_failure(entry)
-                return None, self._failed(name, started, "self_check_failed", reason)
+                return None, await self._self_check_failed(entry, started, reason)
             seconds = time.perf_counter() - started
             if entry.breaker.failures:
                 entry.breaker.success()
@@ -222,6 +239,38 @@ class Chain:
             return result, Attempt(name, ok=True, seconds=seconds)
         self._breaker_failure(entry)
         return None, self._failed(name, started, code, cause)
+
+    async def _self_check_failed(self, entry: Entry, started: float, reason: str) -> Attempt:
+        """A signature that does not check out: the caller's input, or the provider's fault.
+
+        The provider signs a plain probe request: when that checks out, this request's own
+        input made the difference (the SDK and the codecs read it differently), which is
+        the caller's problem and must not open the breaker for everyone; else the provider
+        is at fault (an algorithm change), counted and reported as such.
+        """
+        name = entry.provider.name
+        if await self._probe_checks_out(entry):
+            log.info("input_rejected", provider=name, reason=reason)
+            entry.breaker.release()
+            return self._failed(name, started, INPUT_REJECTED, reason)
+        self._metrics.self_check_failed(name)
+        log.warning("self_check_failed", provider=name, reason=reason)
+        self._breaker_failure(entry)
+        return self._failed(name, started, "self_check_failed", reason)
+
+    async def _probe_checks_out(self, entry: Entry) -> bool:
+        """Whether the provider signs the probe correctly (known for PROBE_TTL_S seconds)."""
+        now = time.monotonic()
+        if now - entry.probed_at < PROBE_TTL_S:
+            return entry.probe_ok
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                result = await entry.provider.sign(PROBE)
+            entry.probe_ok = selfcheck.problem(result, PROBE.body) is None
+        except (ProviderError, TimeoutError):
+            entry.probe_ok = False
+        entry.probed_at = time.monotonic()
+        return entry.probe_ok
 
     def _breaker_failure(self, entry: Entry) -> None:
         before = entry.breaker.state

@@ -93,6 +93,16 @@ class RequestTimeout(SignerError):
     code = "request_timeout"
 
 
+class UnsignableRequest(BadRequest):
+    """Raised when no provider could sign this request's own input correctly.
+
+    Each provider that tried signs a plain probe correctly: what differs is the caller's
+    input (characters the SDK and the codecs read differently).
+    """
+
+    code = "unsignable_request"
+
+
 class UnsupportedMediaType(SignerError):
     """Raised when a body comes with a content type the route does not read."""
 

@@ -368,14 +368,12 @@ def _garbage_bogus(answer: dict[str, Any]) -> dict[str, Any]:
     ],
 )
 async def test_bad_x_bogus_is_refused(
-    make_remote: MakeRemote, metrics: Metrics, case: str, answer: Callable[[], dict[str, Any]]
+    make_remote: MakeRemote, case: str, answer: Callable[[], dict[str, Any]]
 ) -> None:
-    """An X-Bogus that does not decode or re-encode is SelfCheckFailed, and counted."""
+    """An X-Bogus that does not decode or re-encode is SelfCheckFailed (the chain counts it)."""
     provider = await make_remote(Upstream("signtok", answer=answer()))
     with pytest.raises(SelfCheckFailed, match=r"remote up .*X-Bogus"):
         await provider.sign(SignRequest(URL))
-    sample = {"provider": "up"}
-    assert metrics.registry.get_sample_value("signer_self_check_failures_total", sample) == 1
     assert provider.health().details["failures"] == 1, case
 
 

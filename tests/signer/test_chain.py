@@ -18,6 +18,7 @@ from signer.errors import (
     ProviderDisabled,
     ServiceOverloaded,
     UnknownProvider,
+    UnsignableRequest,
 )
 from signer.metrics import Metrics
 from signer.settings import Settings
@@ -328,3 +329,43 @@ def test_only_the_half_open_trial_closes_a_breaker(clock: FakeClock) -> None:
     assert breaker.allow()
     breaker.success()
     assert breaker.snapshot()["state"] == "closed"
+
+
+class PicksOnInput(FakeProvider):
+    """Signs garbage for one caller's odd input only, correctly otherwise."""
+
+    async def sign(self, request: SignRequest) -> SignResult:
+        """Garbage when the query holds ``odd``."""
+        self.behaviour = "garbage" if "odd" in request.query else "ok"
+        return await super().sign(request)
+
+
+async def test_a_self_check_failure_of_one_input_is_the_callers() -> None:
+    """The provider signs the probe well: the failure is the input's, no breaker, no metric."""
+    picky = PicksOnInput("picky", PERSONA)
+    built, metrics = chain([picky, *fakes("ok")], failures=1)
+    odd = SignRequest(url=REQUEST.url + "&odd=1")
+    for _ in range(3):
+        signed = await built.sign(odd)
+        assert signed.result.provider == "p0"
+        assert signed.attempts[0].code == "input_rejected"
+    assert built.entry("picky").breaker.state == "closed"
+    assert sample(metrics, "signer_self_check_failures_total", provider="picky") == 0
+    assert (await built.sign(REQUEST)).result.provider == "picky"
+
+
+async def test_a_provider_that_fails_the_probe_too_is_at_fault() -> None:
+    """Garbage for every request, the probe too: counted, and its breaker opens."""
+    built, metrics = chain(fakes("garbage", "ok"), failures=1)
+    assert (await built.sign(REQUEST)).attempts[0].code == "self_check_failed"
+    assert built.entry("p0").breaker.state == "open"
+    assert sample(metrics, "signer_self_check_failures_total", provider="p0") == 1
+
+
+async def test_an_input_no_provider_signs_correctly_is_a_400() -> None:
+    """With only providers that trip on this input, the answer is the caller's error."""
+    built, _ = chain([PicksOnInput("picky", PERSONA)])
+    with pytest.raises(UnsignableRequest) as refused:
+        await built.sign(SignRequest(url=REQUEST.url + "&odd=1"))
+    assert refused.value.status == 400
+    assert [c["code"] for c in refused.value.details["causes"]] == ["input_rejected"]
