@@ -62,6 +62,10 @@ MAX_RESPONSE_BYTES = 256 * 1024
 MAX_REDIRECTS = 3
 PATHS = {"signtok": "/signature", "carcabot": "/signature", "euler": "/webcast/sign_url"}
 _MESSAGE_CHARS = 300
+_PUBLIC_CHARS = 120
+_QUERY = re.compile(r"\?[^\s\"'<>]*")
+_MS_TOKEN = re.compile(r"msToken=[^&\s\"'<>]*")
+_URL = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s\"'<>]*", re.IGNORECASE)
 _QUOTE_CHARS = 4096
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 #: The text keys of a SignTok / carcabot ``navigator`` and the Navigator field each fills.
@@ -115,8 +119,22 @@ def _quote(text: str) -> str:
     return _CONTROL.sub(" ", text[:_QUOTE_CHARS]).strip()
 
 
-def _bounded(message: str) -> str:
-    return message if len(message) <= _MESSAGE_CHARS else message[:_MESSAGE_CHARS] + "..."
+def _bounded(message: str, limit: int = _MESSAGE_CHARS) -> str:
+    return message if len(message) <= limit else message[:limit] + "..."
+
+
+def scrub(text: str) -> str:
+    """An upstream's words without what they may echo of a request: queries and msTokens.
+
+    An upstream that quotes the URL it was sent would put a client's query (its msToken
+    among it) into our log and answers.
+    """
+    return _MS_TOKEN.sub("msToken=...", _QUERY.sub("?...", text))
+
+
+def public_line(text: str) -> str:
+    """One short line for the public /health: no URL at all."""
+    return _bounded(_URL.sub("<url>", text), _PUBLIC_CHARS)
 
 
 def _message_of(payload: object) -> str | None:
@@ -298,7 +316,8 @@ class RemoteProvider:
         return ProviderHealth(
             name=self.name,
             state="ready" if self._session is not None else "stopped",
-            last_error=self._last_error,
+            last_error=None if self._last_error is None else public_line(self._last_error),
+            error_detail=self._last_error,
             details={
                 "format": self.config.format,
                 "url": self._origin,
@@ -319,7 +338,7 @@ class RemoteProvider:
         except ProviderError as exc:
             self.failures += 1
             # Blank the key out before cutting, so no part of it survives the cut.
-            reason = self._redact(exc.message)
+            reason = scrub(self._redact(exc.message))
             message = _bounded(f"remote {self.name} ({self._origin}): {reason}")
             self._last_error = message
             log.warning("remote_failed", provider=self.name, code=exc.code, reason=message)

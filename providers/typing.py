@@ -166,12 +166,18 @@ class SignResult:
 
 @dataclass(frozen=True, slots=True)
 class ProviderHealth:
-    """A provider's view of itself, shown in ``/health`` and ``/admin/state``."""
+    """A provider's view of itself, shown in ``/health`` and ``/admin/state``.
+
+    ``last_error`` is public (``/health``): one short line, no URL, nothing a client or an
+    upstream wrote. ``error_detail`` is the operator's (``/admin/state``): longer, still
+    without any query, msToken or key.
+    """
 
     name: str
     state: ProviderState
     last_error: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    error_detail: str | None = None
 
 
 @runtime_checkable

@@ -90,7 +90,7 @@ def state_view(request: web.Request) -> dict[str, Any]:
                 "enabled": status.enabled,
                 "breaker": status.breaker,
                 "state": status.health.state,
-                "last_error": status.health.last_error,
+                "last_error": status.health.error_detail or status.health.last_error,
                 "details": status.health.details,
             }
             for status in request.config_dict[CHAIN].status()
