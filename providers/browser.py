@@ -7,11 +7,18 @@ pinned SDK file, and aborts everything else, so nothing leaves the machine); wit
 ``live`` the page is the real site, whose SDK and msToken are used.
 
 A signature is a ``fetch`` through the SDK's interceptor, caught by a stub under it
-(``browser_capture.js``) and answered inside the page. Requests wait in one queue; a page
+(``browser_capture.js``) and answered inside the page. While a request is signed no fetch
+or XHR leaves the page; one the SDK hands down changed (beyond percent-encoding and its
+appended parameters) is declined, never sent. Requests wait in one queue; a page
 that comes free takes everything waiting (up to ``SIGNER_BROWSER_BATCH_MAX``) and signs it
 in one ``evaluate`` round trip. Every result is checked with the native codecs before it
 is returned; the flags, canvas and version strings the SDK writes are published to the
 native provider, so the fallback signs as the same browser.
+
+The queue is bounded (``queue_max``): a request that finds it full, or that waits for a
+page until the chain's sign timeout would be near, is declined as ``Overloaded`` (the next
+provider signs it; overload is no failure and never opens the breaker), and a request
+whose caller has given up is never signed.
 
 Faults: a crashed page is replaced, a dead browser is relaunched; a request caught in
 either is retried once on a healthy page, then fails with ProviderUnavailable so the chain
@@ -25,6 +32,7 @@ import contextlib
 import dataclasses
 import importlib.resources
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +44,7 @@ from playwright.async_api import async_playwright
 
 from providers import sdk, xbogus
 from providers.errors import (
+    Overloaded,
     ProviderConfigError,
     ProviderDeclined,
     ProviderStartFailed,
@@ -109,6 +118,15 @@ LAUNCH_ARGS = (
 DRIVER_NODE_OPTIONS = "--max-semi-space-size=1 --max-old-space-size=64"
 #: How much of a Playwright error goes into ``last_error`` (its first line, cut).
 ERROR_CHARS = 200
+#: Without ``queue_timeout_s``, a request waits for a page this share of the sign timeout:
+#: it is declined as overloaded while the rest leaves time for one batch, before the
+#: chain's timeout would count it as a failure of the provider.
+QUEUE_TIMEOUT_SHARE = 0.8
+# What ``last_error`` leaves out: a URL keeps its origin (a client's path and query are
+# the client's), anything else after "?" goes, and so do Chromium's temporary profiles.
+_URL = re.compile(r"\b([a-z][a-z0-9+.-]*://[^\s/?#'\"\\]*)[^\s'\"]*", re.IGNORECASE)
+_QUERY = re.compile(r"\?\S*")
+_TEMP_PATH = re.compile(r"/tmp/\S*")  # noqa: S108 - a pattern for error text, no file
 
 
 class PageUnusable(PlaywrightError):
@@ -126,6 +144,8 @@ class Job:
     token: str | None
     future: asyncio.Future[SignResult]
     tries: int = 0
+    #: Declines the job as overloaded if no page has taken it by the queue timeout.
+    expiry: asyncio.TimerHandle | None = None
 
 
 @dataclass(slots=True)
@@ -176,7 +196,14 @@ class BrowserProvider:
         self._personas = personas
         self._persona = personas.current
         self._events = events or NoEvents()
+        # Unbounded on purpose: a job retried after a page fault must always fit back in;
+        # sign() keeps new requests within queue_max.
         self._queue: asyncio.Queue[Job] = asyncio.Queue()
+        self._queue_timeout_s = (
+            config.queue_timeout_s
+            if config.queue_timeout_s is not None
+            else config.batch_timeout_s * QUEUE_TIMEOUT_SHARE
+        )
         self._slots: list[Slot | None] = [None] * config.pages
         self._slot_locks = [asyncio.Lock() for _ in range(config.pages)]
         self._workers: list[asyncio.Task[None]] = []
@@ -217,7 +244,7 @@ class BrowserProvider:
         path = self.config.chromium_path
         if not (path.is_file() and os.access(path, os.X_OK)):
             self._state = "failed"
-            self._last_error = f"no Chromium at {path}"
+            self._last_error = _summary(f"no Chromium at {path}")
             raise ProviderConfigError(
                 f"invalid setting chromium_path: no Chromium at {path}; install Debian's "
                 "chromium (scripts/setup does) or point SIGNER_CHROMIUM_PATH at one"
@@ -233,7 +260,7 @@ class BrowserProvider:
         except (PlaywrightError, TimeoutError) as exc:
             await self.aclose()
             self._state = "failed"
-            self._last_error = f"could not start: {_summary(exc)}"
+            self._last_error = _summary(f"could not start: {_summary(exc)}")
             raise ProviderStartFailed(
                 f"the browser provider could not start: {_summary(exc)}"
             ) from exc
@@ -296,6 +323,8 @@ class BrowserProvider:
                 "pages_ready": ready,
                 "pages_busy": sum(1 for slot in self._slots if slot is not None and slot.busy),
                 "queue": self._queue.qsize(),
+                "queue_max": self.config.queue_max,
+                "queue_timeout_s": self._queue_timeout_s,
                 "browser_pid": self.browser_pid,
                 "recycles": self.stats.recycles,
                 "page_crashes": self.stats.page_crashes,
@@ -308,17 +337,33 @@ class BrowserProvider:
     # -- signing
 
     async def sign(self, request: SignRequest) -> SignResult:
-        """Queue the request for the next free page and wait for its result."""
+        """Queue the request for the next free page and wait for its result.
+
+        Raises :class:`Overloaded` at once when the queue is full, and when no page has
+        taken the request within the queue timeout.
+        """
         if self._state in {"stopped", "failed"} or self._closing:
             raise ProviderUnavailable(f"the browser provider is {self._state}")
+        waiting = self._queue.qsize()
+        if waiting >= self.config.queue_max:
+            raise Overloaded(f"the browser queue is full ({waiting} waiting for a page)")
         token = requested_token(request.ms_token, request.query)
         user_agent = request.user_agent
         if user_agent == self._persona.user_agent:
             user_agent = None
-        future: asyncio.Future[SignResult] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[SignResult] = loop.create_future()
         url = join_url(request.base, request.query)
-        self._queue.put_nowait(Job(url, request.method, request.body, user_agent, token, future))
-        return await future
+        job = Job(url, request.method, request.body, user_agent, token, future)
+        expiry = loop.call_later(self._queue_timeout_s, _expire, job, self._queue_timeout_s)
+        job.expiry = expiry
+        self._queue.put_nowait(job)
+        try:
+            return await future
+        finally:
+            # Answered, or its caller gave up (the future is cancelled with it: no page
+            # will sign it): the timer has nothing left to decline.
+            expiry.cancel()
 
     async def _work(self, index: int) -> None:
         """One page's loop: take a batch, sign it, keep the page healthy."""
@@ -343,6 +388,8 @@ class BrowserProvider:
                 slot.replacement = asyncio.create_task(self._recycle(index, slot))
 
     async def _sign_batch(self, slot: Slot, batch: list[Job]) -> None:
+        # A done future is a caller that gave up (cancelled) or a job declined as overloaded:
+        # neither is signed.
         live = [job for job in batch if not job.future.done()]
         declined = [job for job in live if job.token is not None and job.token != slot.token]
         for job in declined:
@@ -352,6 +399,10 @@ class BrowserProvider:
         jobs = [job for job in live if job not in declined]
         if not jobs:
             return
+        for job in jobs:
+            # Taken by a page: from now on only the chain's sign timeout bounds it.
+            if job.expiry is not None:
+                job.expiry.cancel()
         slot.idle.clear()
         try:
             async with asyncio.timeout(self.config.batch_timeout_s):
@@ -471,7 +522,9 @@ class BrowserProvider:
             if job.tries == 1:
                 self._queue.put_nowait(job)
             else:
-                job.future.set_exception(ProviderUnavailable(f"the browser failed twice: {exc}"))
+                job.future.set_exception(
+                    ProviderUnavailable(f"the browser failed twice: {_summary(exc)}")
+                )
         timed_out = isinstance(exc, TimeoutError)
         if timed_out:
             self._note_error(
@@ -518,8 +571,8 @@ class BrowserProvider:
 
     def _note_error(self, event: str, error: BaseException | str, **data: object) -> None:
         """Log a pool fault under its own event name; keep one short line for /health."""
-        summary = error if isinstance(error, str) else _summary(error)
-        self._last_error = f"{event.replace('_', ' ')}: {summary}"
+        summary = _summary(error)
+        self._last_error = _summary(f"{event.replace('_', ' ')}: {summary}")
         log.warning(event, error=summary, **data)
 
     async def _open_page(self) -> Slot:
@@ -651,10 +704,23 @@ class BrowserProvider:
             await route.fallback()
 
 
-def _summary(error: BaseException) -> str:
-    """One short line of an error: Playwright's carry call logs and command lines."""
-    text = str(error).strip().splitlines()
-    line = text[0] if text else type(error).__name__
+def _expire(job: Job, waited_s: float) -> None:
+    """Decline a job no page has taken in time, before the chain's timeout makes it a failure."""
+    if not job.future.done():
+        job.future.set_exception(Overloaded(f"no browser page was free within {waited_s:g} s"))
+
+
+def _summary(error: BaseException | str) -> str:
+    """One short line of an error, without a client's URL or Chromium's temporary paths.
+
+    Playwright's errors carry call logs and Chromium's whole command line (its profile in
+    /tmp among it); what reaches ``last_error`` and /health is the first line, cleaned.
+    """
+    lines = str(error).strip().splitlines()
+    if lines:
+        line = _TEMP_PATH.sub("<temp>", _QUERY.sub("", _URL.sub(r"\1", lines[0])))
+    else:
+        line = type(error).__name__
     return line if len(line) <= ERROR_CHARS else line[:ERROR_CHARS] + "..."
 
 

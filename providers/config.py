@@ -61,9 +61,15 @@ class BrowserConfig:
     sdk_version: str = "5.1.3"
     pages: int = 2
     batch_max: int = 64
+    #: Requests waiting for a page; past it a request is declined as overloaded at once.
+    queue_max: int = 1000
     stealth: bool = True
     start_timeout_s: float = 30.0
+    #: The sign timeout: a batch that outlives it costs its page.
     batch_timeout_s: float = 10.0
+    #: How long a request may wait for a page before it is declined as overloaded; None:
+    #: a share of ``batch_timeout_s``, so that it is declined before the chain times it out.
+    queue_timeout_s: float | None = None
     max_signatures: int = 500
     max_age_s: float = 1800.0
     #: Extra scripts run before the SDK in every page (tests pin Date and Math.random).

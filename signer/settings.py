@@ -135,6 +135,7 @@ class Settings(BaseModel):
     chromium_path: Path = Path("/usr/bin/chromium")
     browser_pages: int = Field(2, ge=1, le=64)
     browser_batch_max: int = Field(64, ge=1, le=10000)
+    browser_queue_max: int = Field(1000, ge=1, le=1_000_000)
     browser_stealth: bool = True
     browser_start_timeout_s: float = Field(30.0, gt=0, le=600)
 

@@ -54,6 +54,7 @@ def browser_config(settings: Settings) -> BrowserConfig:
         sdk_version=settings.sdk_version,
         pages=settings.browser_pages,
         batch_max=settings.browser_batch_max,
+        queue_max=settings.browser_queue_max,
         stealth=settings.browser_stealth,
         start_timeout_s=settings.browser_start_timeout_s,
         batch_timeout_s=settings.sign_timeout_s,

@@ -10,24 +10,27 @@ import signal
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 import pytest
 import pytest_asyncio
+from playwright.async_api import Error as PlaywrightError
 
 from providers import sdk, xbogus, xgnarly
-from providers.browser import BrowserProvider
+from providers.browser import BrowserProvider, _summary
 from providers.config import BrowserConfig
-from providers.errors import ProviderConfigError, ProviderDeclined
+from providers.errors import Overloaded, ProviderConfigError, ProviderDeclined, ProviderStartFailed
 from providers.typing import PersonaStore, SignRequest
 from signer.settings import Settings
 from signer.wiring import persona_from
+from tests.fakes.tiktok import MS_TOKEN, VICTIM, FakeTikTok
 from tests.support import CHROMIUM, REPO, SHARED, load_vectors
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
     from providers.typing import Persona
-    from tests.fakes.tiktok import FakeTikTok
+    from tests.conftest import ServeFake
 
 pytestmark = pytest.mark.chromium
 
@@ -268,6 +271,7 @@ async def test_health_reports_pool_and_sdk_version(pool: BrowserProvider) -> Non
     assert health.details["pages"] == health.details["pages_ready"] == 2
     assert health.details["sdk_version"] == "5.1.3 (1.0.0.328)"
     assert isinstance(health.details["browser_pid"], int)
+    assert (health.details["queue"], health.details["queue_max"]) == (0, 1000)
 
 
 async def test_killed_chromium_loses_no_request_and_recovers(pool: BrowserProvider) -> None:
@@ -392,3 +396,222 @@ async def test_crashed_page_is_replaced_and_its_requests_retried(pool: BrowserPr
     assert pool.stats.page_crashes >= 1
     assert pool.stats.browser_crashes == 0
     assert pool.health().details["pages_ready"] == 2
+
+
+#: Requests the SDK percent-encodes before they reach the stub under it (method, the URL
+#: after the fake origin's VICTIM path, body): the case reproduced in issue 16 first.
+HOSTILE = {
+    "brackets-post": ("POST", "?ids=[1]", "action=delete&id=42"),
+    "non-ascii-path": ("GET", "café/?aid=1988", ""),
+    "backslash-query": ("POST", "?aid=1988&q=a\\b", "action=delete"),
+    "backslash-path": ("GET", "a\\b/?aid=1988", ""),
+    "braces-pipe-caret": ("POST", "?q={x}|y^z", "action=delete"),
+    "backtick": ("GET", "?q=`x`", ""),
+}
+#: A site whose fetch goes through XMLHttpRequest (a polyfill loaded after the SDK).
+FETCH_OVER_XHR = """window.fetch = (url, init = {}) => new Promise((resolve, reject) => {
+  const xhr = new XMLHttpRequest();
+  xhr.open(init.method || "GET", url);
+  xhr.onload = () => resolve(new Response(xhr.responseText, {status: xhr.status}));
+  xhr.onerror = () => reject(new TypeError("Network request failed"));
+  xhr.send(init.body);
+});"""
+#: A site whose fetch wrapper (above the SDK's) reports every call to an API of its own.
+TRACKING_SITE = """const siteFetch = window.fetch;
+window.fetch = (url, init) => {
+  siteFetch("/api/victim/track/?aid=1988");
+  return siteFetch(url, init);
+};"""
+#: A site whose fetch wrapper (above the SDK's) moves every API call to another path.
+REWRITING_SITE = """const siteFetch = window.fetch;
+window.fetch = (url, init) =>
+  siteFetch(String(url).replace("/api/victim/", "/api/victim/v2/"), init);"""
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def live_pool() -> AsyncIterator[tuple[BrowserProvider, FakeTikTok]]:
+    """One live-mode page on the fake TikTok origin, shared by the tests that only sign."""
+    async with FakeTikTok() as tiktok:
+        provider = await started(
+            config(sdk_source="live", sdk_file=None, origin=tiktok.origin, pages=1)
+        )
+        yield provider, tiktok
+        await provider.aclose()
+
+
+async def live_provider(
+    serve_fake: ServeFake, site_script: str
+) -> tuple[BrowserProvider, FakeTikTok]:
+    tiktok = await serve_fake(FakeTikTok(site_script=site_script))
+    cfg = config(sdk_source="live", sdk_file=None, origin=tiktok.origin, pages=1)
+    return await started(cfg), tiktok
+
+
+@in_module_loop
+@pytest.mark.parametrize(("method", "tail", "body"), HOSTILE.values(), ids=HOSTILE.keys())
+async def test_live_job_the_sdk_encodes_never_leaves_the_page(
+    live_pool: tuple[BrowserProvider, FakeTikTok], method: str, tail: str, body: str
+) -> None:
+    """A URL the SDK percent-encodes is caught and signed, never sent to the origin."""
+    provider, tiktok = live_pool
+    request = SignRequest(url=tiktok.origin + VICTIM + tail, method=method, body=body)
+    result = await provider.sign(request)
+    asked, _, appended = result.signed_url.partition("&msToken=")
+    assert unquote(asked) == unquote(request.url)
+    assert appended.startswith(f"{MS_TOKEN}&X-Bogus=")
+    assert result.x_gnarly is not None
+    assert tiktok.victim_hits == []
+
+
+async def test_live_job_over_xhr_never_leaves_the_page(serve_fake: ServeFake) -> None:
+    """A site whose fetch is XMLHttpRequest: the job is caught under the SDK's XHR, signed."""
+    provider, tiktok = await live_provider(serve_fake, FETCH_OVER_XHR)
+    try:
+        url = f"{tiktok.origin}{VICTIM}?ids=[1]"
+        result = await provider.sign(SignRequest(url=url, method="POST", body="action=delete"))
+    finally:
+        await provider.aclose()
+    assert result.signed_url.startswith(f"{tiktok.origin}{VICTIM}?ids=%5B1%5D&msToken=")
+    assert tiktok.victim_hits == []
+
+
+async def test_live_site_request_during_a_job_is_refused(serve_fake: ServeFake) -> None:
+    """A request the site sends while a job is signed never leaves; the job is signed."""
+    provider, tiktok = await live_provider(serve_fake, TRACKING_SITE)
+    try:
+        result = await provider.sign(SignRequest(url=f"{tiktok.origin}/api/x/?aid=1988"))
+    finally:
+        await provider.aclose()
+    assert result.signed_url.startswith(f"{tiktok.origin}/api/x/?aid=1988&msToken={MS_TOKEN}&")
+    assert tiktok.victim_hits == []
+
+
+async def test_live_job_changed_by_the_site_is_declined_not_sent(serve_fake: ServeFake) -> None:
+    """A job that reaches the stub as another URL is declined; neither URL is requested."""
+    provider, tiktok = await live_provider(serve_fake, REWRITING_SITE)
+    try:
+        request = SignRequest(url=f"{tiktok.origin}{VICTIM}?id=42", method="POST", body="x=1")
+        with pytest.raises(ProviderDeclined, match="not the one asked"):
+            await provider.sign(request)
+    finally:
+        await provider.aclose()
+    assert tiktok.victim_hits == []
+
+
+#: Above the SDK: a fetch whose URL carries ``hold=<ms>`` waits that long before the SDK
+#: signs it, so the page is busy with it meanwhile (the signed URL passes at once).
+HOLD_JS = """(() => {
+  let current = window.fetch;
+  Object.defineProperty(window, "fetch", {
+    configurable: true,
+    get: () => current,
+    set: (next) => {
+      current = function (input, init) {
+        const url = String(typeof input === "string" ? input : input.url);
+        const hold = /[?&]hold=(\\d+)/.exec(url);
+        if (hold === null || url.includes("X-Bogus=")) return next.call(this, input, init);
+        return new Promise((done) => setTimeout(done, Number(hold[1])))
+          .then(() => next.call(this, input, init));
+      };
+    },
+  });
+})();"""
+
+
+async def held(provider: BrowserProvider, ms: int) -> asyncio.Future[Any]:
+    """Sign a request that keeps the page busy ``ms``; return once a page has taken it."""
+    holder = asyncio.ensure_future(
+        provider.sign(SignRequest(url=f"{TIKTOK_ORIGIN}/api/x/?hold={ms}"))
+    )
+    asked_at = time.monotonic()
+    while provider.health().details["pages_busy"] == 0:
+        assert time.monotonic() - asked_at < 2
+        await asyncio.sleep(0.005)
+    return holder
+
+
+async def test_full_queue_declines_at_once() -> None:
+    """The page busy and queue_max requests waiting: the next one is Overloaded at once."""
+    provider = await started(config(pages=1, queue_max=2, init_scripts=(HOLD_JS,)))
+    try:
+        holder = await held(provider, 1000)
+        waiting = [
+            asyncio.ensure_future(provider.sign(SignRequest(url=f"{TIKTOK_ORIGIN}/api/x/?n={n}")))
+            for n in range(2)
+        ]
+        await asyncio.sleep(0)
+        assert provider.health().details["queue"] == 2
+        asked_at = time.monotonic()
+        with pytest.raises(Overloaded, match="queue is full"):
+            await provider.sign(SignRequest(url=f"{TIKTOK_ORIGIN}/api/x/?n=2"))
+        assert time.monotonic() - asked_at < 0.05
+        results = await asyncio.gather(holder, *waiting)
+    finally:
+        await provider.aclose()
+    assert [result.provider for result in results] == ["browser"] * 3
+
+
+async def test_request_no_page_takes_in_time_is_declined_as_overloaded() -> None:
+    """Waiting past the queue timeout: Overloaded then, not a failure later; never signed."""
+    cfg = config(pages=1, queue_timeout_s=0.3, init_scripts=(HOLD_JS,))
+    provider = await started(cfg)
+    try:
+        holder = await held(provider, 1500)
+        asked_at = time.monotonic()
+        with pytest.raises(Overloaded, match=r"no browser page was free within 0\.3 s"):
+            await provider.sign(SignRequest(url=f"{TIKTOK_ORIGIN}/api/x/?n=1"))
+        waited = time.monotonic() - asked_at
+        await holder
+        await provider.sign(SignRequest(url=f"{TIKTOK_ORIGIN}/api/x/?n=2"))
+    finally:
+        await provider.aclose()
+    assert 0.25 < waited < 1.0
+    assert provider.stats.signatures == 2  # the holder and the last one
+    assert provider.health().last_error is None
+
+
+def test_queue_timeout_defaults_below_the_sign_timeout() -> None:
+    """Without queue_timeout_s, a request is declined before the chain's timeout fires."""
+    provider = BrowserProvider(config(batch_timeout_s=10.0), PersonaStore(persona_from(Settings())))
+    assert provider.health().details["queue_timeout_s"] == 8.0
+
+
+async def test_request_whose_caller_gave_up_is_never_signed() -> None:
+    """A queued request its caller cancelled (the chain's timeout) is skipped by the page."""
+    provider = await started(config(pages=1, init_scripts=(HOLD_JS,)))
+    try:
+        holder = await held(provider, 500)
+        given_up = asyncio.ensure_future(
+            provider.sign(SignRequest(url=f"{TIKTOK_ORIGIN}/api/x/?n=1"))
+        )
+        await asyncio.sleep(0.05)
+        given_up.cancel()
+        await holder
+        await provider.sign(SignRequest(url=f"{TIKTOK_ORIGIN}/api/x/?n=2"))
+    finally:
+        await provider.aclose()
+    assert given_up.cancelled()
+    assert provider.stats.signatures == 2  # the holder and the last one
+
+
+async def test_start_failure_leaves_one_short_line_in_last_error() -> None:
+    """A Chromium that exits at launch: last_error is one line, no command line, no /tmp."""
+    provider = BrowserProvider(
+        config(chromium_path=Path("/bin/false")), PersonaStore(persona_from(Settings()))
+    )
+    with pytest.raises(ProviderStartFailed):
+        await provider.start()
+    last_error = provider.health().last_error
+    assert (
+        last_error
+        == "could not start: BrowserType.launch: Target page, context or browser has been closed"
+    )
+
+
+def test_error_summary_leaves_out_client_urls_and_temp_paths() -> None:
+    """last_error's line: a URL keeps its origin, nothing after "?", no /tmp path."""
+    error = PlaywrightError(
+        "Page.evaluate: failed at https://www.tiktok.com/api/user/?secret=1 ?x=2"
+        " in /tmp/playwright_chromiumdev_profile-Ab12/Default\nCall log:\n  - <launching> ..."
+    )
+    assert _summary(error) == "Page.evaluate: failed at https://www.tiktok.com  in <temp>"

@@ -81,7 +81,7 @@ async def test_health_and_metrics_show_the_pool(shared_client: Client) -> None:
     assert health["status"] == "ok"
     browser, native = health["providers"]
     assert (browser["name"], browser["state"], native["name"]) == ("browser", "ready", "native")
-    assert browser["pages_ready"] == 2
+    assert (browser["pages_ready"], browser["queue_max"]) == (2, 1000)
     text = await (await shared_client.get("/metrics")).text()
     assert 'signer_browser_pages{state="ready"} 2.0' in text
     assert 'signer_browser_pages{state="total"} 2.0' in text
@@ -120,3 +120,20 @@ async def test_killed_chromium_every_request_answered(client: Client) -> None:
         assert time.monotonic() - killed_at < 5
         await asyncio.sleep(0.05)
     assert health["providers"][0]["browser_pid"] != pid
+
+
+async def test_burst_past_the_browser_queue_goes_to_native(make_client: MakeClient) -> None:
+    """A full browser queue declines at once: native answers, the browser's breaker stays shut."""
+    settings = DEFAULTS.model_copy(update={"browser_pages": 1, "browser_queue_max": 1})
+    client = await make_client(settings)
+
+    async def sign(index: int) -> str:
+        response = await client.post("/sign", json={"url": f"{URL}&n={index}"})
+        assert response.status == 200
+        return str((await response.json())["data"]["provider"])
+
+    providers = await asyncio.gather(*(sign(i) for i in range(64)))
+    assert {"browser", "native"} <= set(providers)
+    health = await (await client.get("/health")).json()
+    browser = health["providers"][0]
+    assert (browser["queue_max"], browser["breaker"], browser["last_error"]) == (1, "closed", None)
