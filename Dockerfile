@@ -49,9 +49,11 @@ RUN apt-get update \
     && chown signer:signer /app/data
 
 COPY --from=deps /opt/tiktok-signer /opt/tiktok-signer
-RUN --mount=type=bind,from=wheel,source=/wheels,target=/wheels \
-    /opt/tiktok-signer/bin/pip install --no-cache-dir --disable-pip-version-check \
-        --no-deps /wheels/*.whl
+# COPY, not RUN --mount: podman's build cache would not see a new wheel behind a mount.
+COPY --from=wheel /wheels /tmp/wheels
+RUN /opt/tiktok-signer/bin/pip install --no-cache-dir --disable-pip-version-check \
+        --no-deps /tmp/wheels/*.whl \
+    && rm -rf /tmp/wheels
 WORKDIR /app
 COPY config ./config
 COPY --from=sdk --chown=signer:signer /sdk /app/data/sdk
