@@ -34,6 +34,7 @@ TARBALL_SHA256 = "079b88f611c7074111def9bf4ec7c796aca48a26b62877d6b75f7139485e2f
 NPM_TIMEOUT_S = 120.0
 FETCH_HINT = "run `tiktok-signer sdk fetch`"
 MISSING = "missing"
+_CHUNK_BYTES = 1 << 16
 
 Status = Literal["ok", "missing", "mismatch"]
 
@@ -141,7 +142,7 @@ def fetch(
     ``pack`` gets the package's tarball: by default :func:`npm_pack`, whose tarball must
     hash to :data:`TARBALL_SHA256`. An injected packer (tests) brings its own tarball, its
     ``pins`` and optionally the ``tarball_sha256`` to check. Only the pinned members are
-    extracted, each must match its pin, and the cache changes only when all of them do.
+    read out of it, each must match its pin, and the cache changes only when all of them do.
     Raises :class:`SdkFetchFailed` saying what went wrong.
     """
     pins = PINS if pins is None else pins
@@ -158,7 +159,7 @@ def fetch(
             cache_dir.mkdir(parents=True, exist_ok=True)
             # Staged inside the cache, so that the final rename is atomic (same file system).
             with tempfile.TemporaryDirectory(dir=cache_dir, prefix=".fetch-") as staging:
-                staged = _extract(tarball, pins, Path(staging))
+                staged = _copy_pinned(tarball, pins, Path(staging))
                 for pin, path in staged:
                     path.replace(cache_dir / pin.name)
         except OSError as exc:
@@ -218,33 +219,49 @@ def _check_tarball(tarball: Path, expected: str) -> None:
         )
 
 
-def _extract(tarball: Path, pins: Mapping[str, Pin], staging: Path) -> list[tuple[Pin, Path]]:
-    """Extract and verify every pinned member into ``staging``; nothing else is extracted."""
+def _copy_pinned(tarball: Path, pins: Mapping[str, Pin], staging: Path) -> list[tuple[Pin, Path]]:
+    """Copy and verify every pinned member into ``staging``; nothing else leaves the tarball."""
     try:
         with tarfile.open(tarball, "r:gz") as tar:
             return [
-                (pin, _extract_member(tar, version, pin, staging)) for version, pin in pins.items()
+                (pin, _copy_member(tar, version, pin, staging)) for version, pin in pins.items()
             ]
     except (tarfile.TarError, gzip.BadGzipFile, EOFError, zlib.error) as exc:
         raise SdkFetchFailed(f"cannot read the tarball {tarball.name}: {exc}") from None
 
 
-def _extract_member(tar: tarfile.TarFile, version: str, pin: Pin, staging: Path) -> Path:
+def _copy_member(tar: tarfile.TarFile, version: str, pin: Pin, staging: Path) -> Path:
+    """Copy one pinned member's bytes to ``staging / pin.name``, hashing them on the way.
+
+    The member is read, never extracted: no path from the tarball is used to write, so
+    nothing depends on ``tarfile``'s extraction filters (Python 3.11.4+, while Debian 12
+    has 3.11.2). Climbing or absolute names, links and other non-regular members are
+    still refused: a package that holds them at a pinned path is not the pinned package.
+    """
     try:
         member = tar.getmember(pin.member)
     except KeyError:
         raise SdkFetchFailed(f"the tarball has no {pin.member} (SDK {version})") from None
-    if not member.isfile():
+    name = PurePosixPath(member.name)
+    if name.is_absolute() or ".." in name.parts:
+        raise SdkFetchFailed(
+            f"{pin.member} in the tarball is unsafe (an absolute path or one with '..'); refused"
+        )
+    source = tar.extractfile(member) if member.isreg() else None
+    if source is None:
         raise SdkFetchFailed(f"{pin.member} in the tarball is not a regular file; refused")
-    try:
-        # The data filter refuses members that would land outside `staging`.
-        tar.extract(member, staging, filter="data")
-    except tarfile.FilterError as exc:
-        raise SdkFetchFailed(f"{pin.member} in the tarball is unsafe ({exc}); refused") from None
-    path = staging / pin.member
-    with path.open("rb") as handle:
-        digest = hashlib.file_digest(handle, "sha256").hexdigest()
-    problem = _mismatch(pin, path.stat().st_size, digest)
+    if member.size != pin.size:  # before reading: a member of any other size is not the pin
+        raise SdkFetchFailed(
+            f"{pin.member} (SDK {version}) in the tarball does not match its pin: "
+            f"{member.size} bytes, pinned {pin.size}; nothing was written"
+        )
+    path = staging / pin.name
+    digest = hashlib.sha256()
+    with source, path.open("xb") as target:
+        while chunk := source.read(_CHUNK_BYTES):
+            digest.update(chunk)
+            target.write(chunk)
+    problem = _mismatch(pin, path.stat().st_size, digest.hexdigest())
     if problem is not None:
         raise SdkFetchFailed(
             f"{pin.member} (SDK {version}) in the tarball does not match its pin: {problem}; "

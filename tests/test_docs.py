@@ -29,10 +29,25 @@ def test_quick_start_is_two_commands_that_exist() -> None:
         assert os.access(REPO / command, os.X_OK), command
 
 
-def test_ci_runs_the_readme_test_command() -> None:
-    """CI runs the README's test command and nothing else."""
+def test_ci_runs_the_readme_test_command_then_the_container_checks() -> None:
+    """CI runs the README's test command, then the container checks, and nothing else."""
     ci = (REPO / ".ci" / "run").read_text(encoding="utf-8")
-    assert "exec scripts/test" in ci
+    lines = [line.strip() for line in ci.splitlines()]
+    commands = [line for line in lines if line and not line.startswith("#")]
+    assert commands == [
+        "set -euo pipefail",
+        'cd "$(dirname "$0")/.."',
+        "scripts/test",
+        "exec scripts/ci-containers",
+    ]
+    assert os.access(REPO / "scripts" / "ci-containers", os.X_OK)
+
+
+def test_readme_says_how_to_run_the_container_checks() -> None:
+    """The Docker section names the container checks and the constraints file."""
+    docker = README.split("### Docker", 1)[1].split("\n## ", 1)[0]
+    for needed in ("scripts/ci-containers", "constraints.txt", "scripts/update-constraints"):
+        assert needed in docker, needed
 
 
 def test_readme_lists_the_sdk_pins() -> None:

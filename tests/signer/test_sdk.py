@@ -25,7 +25,7 @@ from signer.settings import Settings
 from tests.support import REPO
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
 
 #: Stand-ins for the three SDK builds: small, distinct, and the 5.1.3 one several KiB.
 FAKE_SDKS = {
@@ -50,9 +50,12 @@ FAKE_PINS = pins_for(FAKE_SDKS)
 
 
 def make_tarball(
-    path: Path, files: Mapping[str, bytes], symlinks: Mapping[str, str] | None = None
+    path: Path,
+    files: Mapping[str, bytes],
+    symlinks: Mapping[str, str] | None = None,
+    others: Sequence[tarfile.TarInfo] = (),
 ) -> Path:
-    """A gzipped tar like ``npm pack`` writes, holding ``files`` and ``symlinks``."""
+    """A gzipped tar like ``npm pack`` writes: ``files``, ``symlinks``, then ``others``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with tarfile.open(path, "w:gz") as tar:
         for name, data in files.items():
@@ -64,6 +67,8 @@ def make_tarball(
             info = tarfile.TarInfo(name)
             info.type = tarfile.SYMTYPE
             info.linkname = target
+            tar.addfile(info)
+        for info in others:
             tar.addfile(info)
     return path
 
@@ -168,6 +173,50 @@ def test_symlink_member_is_refused(tmp_path: Path, cache: Path) -> None:
     with pytest.raises(SdkFetchFailed, match="not a regular file"):
         sdk.fetch(cache, pack=Packer(tarball), pins={"5.1.3": FAKE_PINS["5.1.3"]})
     assert list(cache.rglob("*")) == []
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [tarfile.LNKTYPE, tarfile.DIRTYPE, tarfile.FIFOTYPE],
+    ids=["hard link", "directory", "fifo"],
+)
+def test_non_regular_member_is_refused(tmp_path: Path, cache: Path, kind: bytes) -> None:
+    """A pinned member that is a hard link (even to the pinned bytes) or no file is refused."""
+    special = tarfile.TarInfo(member("5.1.3"))
+    special.type = kind
+    special.linkname = "package/real.js" if kind == tarfile.LNKTYPE else ""
+    files = {"package/real.js": FAKE_SDKS["5.1.3"]}
+    tarball = make_tarball(tmp_path / "src" / "special.tgz", files, others=[special])
+    with pytest.raises(SdkFetchFailed, match="not a regular file"):
+        sdk.fetch(cache, pack=Packer(tarball), pins={"5.1.3": FAKE_PINS["5.1.3"]})
+    assert list(cache.rglob("*")) == []
+
+
+def test_member_of_another_size_is_refused(cache: Path, packer: Packer) -> None:
+    """A member whose size differs from its pin is refused, naming both sizes."""
+    pin = FAKE_PINS["5.1.3"]
+    pins = {"5.1.3": Pin(pin.member, pin.size + 1, pin.sha256)}
+    with pytest.raises(SdkFetchFailed, match=rf"{pin.size} bytes, pinned {pin.size + 1}"):
+        sdk.fetch(cache, pack=packer, pins=pins)
+    assert list(cache.rglob("*")) == []
+
+
+def test_fetch_reads_members_without_extracting_them(
+    cache: Path, packer: Packer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fetch works with a ``tarfile`` that has no extraction filters, as in Python 3.11.2."""
+
+    def extract(*args: object, **kwargs: object) -> None:
+        pytest.fail(f"the fetch extracted a member to disk: {args[1:]} {kwargs}")
+
+    monkeypatch.delattr(tarfile, "data_filter")
+    monkeypatch.delattr(tarfile, "FilterError")
+    monkeypatch.setattr(tarfile.TarFile, "extract", extract)
+    monkeypatch.setattr(tarfile.TarFile, "extractall", extract)
+    files = sdk.fetch(cache, pack=packer, pins=FAKE_PINS)
+    assert all(file.ok for file in files)
+    for version, data in FAKE_SDKS.items():
+        assert (cache / f"webmssdk_{version}.js").read_bytes() == data
 
 
 def test_unpinned_members_are_never_extracted(tmp_path: Path, cache: Path) -> None:
