@@ -252,8 +252,7 @@ class BrowserProvider:
         self._state = "starting"
         self._closing = False
         try:
-            with _driver_environment():
-                self._playwright = await async_playwright().start()
+            self._playwright = await _start_driver()
             async with asyncio.timeout(self.config.start_timeout_s):
                 await self._ensure_browser()
                 slots = await asyncio.gather(*(self._open_page() for _ in self._slots))
@@ -722,6 +721,21 @@ def _summary(error: BaseException | str) -> str:
     else:
         line = type(error).__name__
     return line if len(line) <= ERROR_CHARS else line[:ERROR_CHARS] + "..."
+
+
+async def _start_driver() -> Playwright:
+    """Playwright's Node driver, started; PlaywrightError when it will not run.
+
+    The driver is a separate program: when it dies at start (a missing shared library in
+    an image) Playwright raises whatever its pipe saw, not its own error class.
+    """
+    try:
+        with _driver_environment():
+            return await async_playwright().start()
+    except PlaywrightError:
+        raise
+    except Exception as exc:
+        raise PlaywrightError(f"Playwright's driver did not start: {exc!r}") from exc
 
 
 @contextlib.contextmanager

@@ -240,6 +240,19 @@ def test_maintenance_through_one_worker_holds_on_every_worker(tmp_path: Path) ->
             service.process.wait()
 
 
+@pytest.mark.chromium
+def test_a_browser_that_will_not_run_exits_3_without_a_traceback() -> None:
+    """Playwright's driver dying at start (as without libatomic1) could not run: exit 3."""
+    result = serve_until_exit(
+        SIGNER_PROVIDERS="browser,native",
+        SIGNER_SDK_CACHE_DIR=str(REPO / "data" / "sdk"),
+        PLAYWRIGHT_NODEJS_PATH="/bin/false",
+    )
+    assert result.returncode == 3
+    assert b"start_failed" in result.stdout
+    assert b"Traceback" not in result.stdout + result.stderr
+
+
 def test_missing_browser_exits_2_with_the_setting() -> None:
     """With the browser provider and no Chromium, start-up fails clearly (exit 2)."""
     result = serve_until_exit(SIGNER_PROVIDERS="browser,native", SIGNER_CHROMIUM_PATH="/nope")
