@@ -610,8 +610,9 @@ async def test_start_failure_leaves_one_short_line_in_last_error() -> None:
 
 def test_error_summary_leaves_out_client_urls_and_temp_paths() -> None:
     """last_error's line: a URL keeps its origin, nothing after "?", no /tmp path."""
+    temp = "/tmp"  # Chromium's profile directory, as Playwright quotes it
     error = PlaywrightError(
         "Page.evaluate: failed at https://www.tiktok.com/api/user/?secret=1 ?x=2"
-        " in /tmp/playwright_chromiumdev_profile-Ab12/Default\nCall log:\n  - <launching> ..."
+        f" in {temp}/playwright_chromiumdev_profile-Ab12/Default\nCall log:\n  - <launching> ..."
     )
     assert _summary(error) == "Page.evaluate: failed at https://www.tiktok.com  in <temp>"
