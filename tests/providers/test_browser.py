@@ -610,7 +610,7 @@ async def test_start_failure_leaves_one_short_line_in_last_error() -> None:
 
 def test_error_summary_leaves_out_client_urls_and_temp_paths() -> None:
     """last_error's line: a URL keeps its origin, nothing after "?", no /tmp path."""
-    temp = "/tmp"  # Chromium's profile directory, as Playwright quotes it
+    temp = "/tmp"  # noqa: S108 - sample error text (Playwright quoting a profile path)
     error = PlaywrightError(
         "Page.evaluate: failed at https://www.tiktok.com/api/user/?secret=1 ?x=2"
         f" in {temp}/playwright_chromiumdev_profile-Ab12/Default\nCall log:\n  - <launching> ..."
