@@ -361,8 +361,9 @@ class BrowserProvider:
             return await future
         finally:
             # Answered, or its caller gave up (the future is cancelled with it: no page
-            # will sign it): the timer has nothing left to decline.
-            expiry.cancel()
+            # will sign it): the timer (re-armed on a retry) has nothing left to decline.
+            if job.expiry is not None:
+                job.expiry.cancel()
 
     async def _work(self, index: int) -> None:
         """One page's loop: take a batch, sign it, keep the page healthy."""
@@ -519,6 +520,10 @@ class BrowserProvider:
                 continue
             job.tries += 1
             if job.tries == 1:
+                # Back in the queue, it is bounded again: no page may be free for a while.
+                job.expiry = asyncio.get_running_loop().call_later(
+                    self._queue_timeout_s, _expire, job, self._queue_timeout_s
+                )
                 self._queue.put_nowait(job)
             else:
                 job.future.set_exception(
@@ -550,7 +555,10 @@ class BrowserProvider:
         async with self._slot_locks[index]:
             slot = self._slots[index]
             if slot is None:
-                slot = self._slots[index] = await self._open_page()
+                # Bounded: a page that never opens (a browser dying meanwhile) must not
+                # hold this page's worker, and the requests it would take, forever.
+                async with asyncio.timeout(self.config.start_timeout_s):
+                    slot = self._slots[index] = await self._open_page()
             return slot
 
     async def _heal(self) -> None:

@@ -14,6 +14,7 @@ from urllib.parse import quote, unquote
 
 # What a browser percent-encodes in the query of a special (http/https) URL: C0 controls,
 # space, ", #, <, >, ', DEL and every non-ASCII character (WHATWG URL, query state).
+#: The rule (WHATWG URL, query state); browser_query implements it with one translate.
 _NEEDS_ENCODING = re.compile(r"[\x00-\x20\"#<>'\x7f-\U0010ffff]")
 _SAFE = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) not in "\"#<>'")
 # Every byte to itself but the ASCII a browser escapes, which gets its high bit set.
@@ -40,8 +41,7 @@ def browser_query(query: str) -> str:
         raw = query.encode()
         if raw.translate(_MARK_ESCAPED) == raw:
             return query
-    if _NEEDS_ENCODING.search(query) is None:
-        return query
+    # Non-ASCII, or an ASCII character a browser escapes: both are _NEEDS_ENCODING's.
     return quote(query, safe=_SAFE)
 
 

@@ -133,6 +133,13 @@ class ServiceOverloaded(AllProvidersFailed):
     code = "overloaded"
 
 
+class StateUnavailable(SignerError):
+    """Raised when an operator's change could not be confirmed by every worker in time."""
+
+    status = 503
+    code = "state_unavailable"
+
+
 class Maintenance(SignerError):
     """Raised by the sign routes while an operator has maintenance mode on."""
 

@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("signer.state")
 
+#: Whose windows read "unlimited" (every cap None) when no limit is configured.
+_NO_LIMITS = RateLimiter(None)
 #: The answer for a client when no limit is configured.
 _UNLIMITED = Decision(allowed=True, limit=0, remaining=0, reset_s=0, retry_after_s=0)
 
@@ -84,9 +86,7 @@ class MemoryState:
 
     async def usage(self, client: str) -> dict[str, WindowUsage]:
         """The client's windows, spending nothing."""
-        if self._limiter is None:
-            return RateLimiter(None).usage(client)
-        return self._limiter.usage(client)
+        return (self._limiter or _NO_LIMITS).usage(client)
 
     async def cache_get(self, key: CacheKey) -> SignResult | None:
         """A cached signature, if one is young enough."""

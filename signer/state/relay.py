@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from signer.errors import BadRequest
+from signer.errors import BadRequest, StateUnavailable
 from signer.state import operator
 
 if TYPE_CHECKING:
@@ -73,6 +73,11 @@ class Relay:
         try:
             async with asyncio.timeout(ANSWER_TIMEOUT_S):
                 return await future
+        except TimeoutError:
+            raise StateUnavailable(
+                f"the supervisor did not confirm the change within {ANSWER_TIMEOUT_S:g} s; "
+                "see /admin/state for what holds"
+            ) from None
         finally:
             self._pending.pop(request_id, None)
 
