@@ -18,6 +18,9 @@ if TYPE_CHECKING:
     from providers.config import BrowserConfig, NativeConfig, RemoteConfig
 
 ProviderState = Literal["starting", "ready", "degraded", "failed", "stopped"]
+#: ``http``: a fetch/XHR URL; ``ws``: a LIVE socket URL (``wss://``), signed by the SDK's
+#: socket signer.
+RequestKind = Literal["http", "ws"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,8 +65,12 @@ class Persona:
     flags: tuple[int, int, int]
     canvas: int
     #: X-Gnarly fields 9 and 10: the SDK's version string and build (None: no field 10).
-    gnarly_version: str = "5.1.3-ZTCA"
-    gnarly_build: str | None = "1.0.0.368"
+    gnarly_version: str = "5.3.2"
+    gnarly_build: str | None = "1.0.0.417"
+    #: The SDK build imitated (a key of :data:`providers.profiles.PROFILES`).
+    sdk_build: str = "1.0.0.417"
+    #: ``location.host + location.pathname`` of the page (X-Dynosaur record 0x35).
+    location: str = "www.tiktok.com/"
 
     def navigator(self, user_agent: str | None = None) -> Navigator:
         """This persona's navigator, presenting ``user_agent`` (default: the persona's)."""
@@ -95,15 +102,21 @@ class PersonaStore:
         canvas: int,
         gnarly_version: str,
         gnarly_build: str | None,
+        sdk_build: str | None = None,
     ) -> bool:
-        """Adopt what the SDK was seen to write; True when anything changed."""
+        """Adopt what the SDK was seen to write; True when anything changed.
+
+        ``sdk_build`` is the profile the observed tokens belong to (None: unchanged).
+        """
         current = self.current
-        observed = (flags, canvas, gnarly_version, gnarly_build)
+        build = current.sdk_build if sdk_build is None else sdk_build
+        observed = (flags, canvas, gnarly_version, gnarly_build, build)
         if observed == (
             current.flags,
             current.canvas,
             current.gnarly_version,
             current.gnarly_build,
+            current.sdk_build,
         ):
             return False
         self.current = dataclasses.replace(
@@ -112,6 +125,7 @@ class PersonaStore:
             canvas=canvas,
             gnarly_version=gnarly_version,
             gnarly_build=gnarly_build,
+            sdk_build=build,
         )
         return True
 
@@ -124,9 +138,10 @@ class SignRequest:
     means "take the last ``msToken`` of the URL, or an empty one", which is what a caller
     who put the token in the URL expects.
 
-    ``base`` (the URL before ``?``) and ``query`` (percent-encoded as Chromium sends it,
-    the fragment dropped) are computed once, when the request is built: every provider
-    signs that form.
+    ``base`` (the URL before ``?``) and ``query`` are computed once, when the request is
+    built: every provider signs that form. For ``http`` the query is percent-encoded as
+    Chromium sends it (the fragment dropped); for ``ws`` it is the raw query the socket
+    signer signs verbatim (``%20`` decoded to spaces, nothing else touched).
     """
 
     url: str
@@ -134,15 +149,17 @@ class SignRequest:
     body: str = ""
     user_agent: str | None = None
     ms_token: str | None = None
+    kind: RequestKind = "http"
     base: str = field(init=False, repr=False, compare=False)
     query: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         """Split the URL into the form every provider signs."""
         base, query = split_url(self.url)
+        query = query.replace("%20", " ") if self.kind == "ws" else browser_query(query)
         # Frozen: set the derived fields the way the generated __init__ sets the others.
         object.__setattr__(self, "base", base)
-        object.__setattr__(self, "query", browser_query(query))
+        object.__setattr__(self, "query", query)
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,10 +168,14 @@ class SignResult:
 
     x-tt-params is not here: the service computes it from ``signed_url`` for every
     provider, so it never depends on which one signed.
+
+    ``x_bogus`` is what the build appended (``"1"`` for 2026 builds; None for a socket
+    URL); ``x_dynosaur`` is None for builds without it and for socket URLs;
+    ``sdk_version`` is the SDK build the tokens come from, when known.
     """
 
     signed_url: str
-    x_bogus: str
+    x_bogus: str | None
     x_gnarly: str | None
     ms_token: str
     user_agent: str
@@ -162,6 +183,8 @@ class SignResult:
     provider: str
     #: SignTok's ``_signature``, when an upstream of that kind appended one.
     signature: str | None = None
+    x_dynosaur: str | None = None
+    sdk_version: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -74,8 +74,11 @@ class SignedUrl(NamedTuple):
     """A signed URL read by :func:`parse_signed`.
 
     ``signed_query`` is what the signatures cover: the query before the SDK's X-Bogus,
-    as it stands in the URL. ``after`` is whatever follows X-Bogus and X-Gnarly (empty
-    for a URL as the SDK signs it).
+    as it stands in the URL (X-Gnarly field 3 hashes it). ``after`` is whatever follows
+    X-Bogus and X-Gnarly (empty for a URL as the SDK signs it). ``x_dynosaur`` is the
+    last X-Dynosaur of the signed query (2026 builds), and ``base_query`` what precedes
+    it (X-Dynosaur record 0x2e hashes it); without one, ``base_query`` is
+    ``signed_query``.
     """
 
     base: str
@@ -83,6 +86,8 @@ class SignedUrl(NamedTuple):
     x_bogus: str
     x_gnarly: str | None
     after: str
+    x_dynosaur: str | None = None
+    base_query: str | None = None
 
 
 _BOGUS = "&X-Bogus="
@@ -110,7 +115,53 @@ def parse_signed(url: str) -> SignedUrl | None:
         stop = url.find("&", token, end)
         x_gnarly = _decoded(url[token : end if stop == -1 else stop])
     after = "" if stop == -1 else url[stop + 1 : end]
-    return SignedUrl(url[: start - 1], url[start:at], x_bogus, x_gnarly, after)
+    signed_query = url[start:at]
+    x_dynosaur = None
+    base_query = signed_query
+    found = _param_start(signed_query, _DYNOSAUR)
+    if found != -1:
+        value = found + len(_DYNOSAUR)
+        stop = signed_query.find("&", value)
+        x_dynosaur = _decoded(signed_query[value : None if stop == -1 else stop])
+        base_query = signed_query[: max(found - 1, 0)]
+    return SignedUrl(
+        url[: start - 1], signed_query, x_bogus, x_gnarly, after, x_dynosaur, base_query
+    )
+
+
+_DYNOSAUR = "X-Dynosaur="
+
+
+def _param_start(query: str, key: str) -> int:
+    """Where the last ``key`` parameter (``name=``) of ``query`` starts, or -1."""
+    at = query.rfind(key)
+    while at > 0 and query[at - 1] != "&":
+        at = query.rfind(key, 0, at)
+    return at
+
+
+class SocketUrl(NamedTuple):
+    """A signed socket URL read by :func:`parse_socket`: the query the token signs."""
+
+    base: str
+    query: str
+    x_gnarly: str
+
+
+def parse_socket(url: str) -> SocketUrl | None:
+    """Split a signed ``wss://`` URL at its last ``X-Gnarly``; None when it has none.
+
+    The socket signer signs the raw query (spaces as spaces): ``%20`` on the wire is
+    read back as a space, the token is percent-decoded.
+    """
+    base, query = split_url(url)
+    at = _param_start(query, _GNARLY)
+    if at <= 0:
+        return None
+    value = query[at + len(_GNARLY) :]
+    if "&" in value:
+        return None
+    return SocketUrl(base, query[: at - 1].replace("%20", " "), _decoded(value))
 
 
 def through_x_bogus(url: str) -> str | None:

@@ -96,7 +96,9 @@ def test_join_url_leaves_out_an_empty_query() -> None:
 def test_parse_signed_splits_the_sdks_tokens() -> None:
     """Base, signed query, X-Bogus and X-Gnarly, nothing after."""
     url = f"{BASE}?aid=1&msToken=t&X-Bogus=DFSzB&X-Gnarly=M2x/y=="
-    assert parse_signed(url) == SignedUrl(BASE, "aid=1&msToken=t", "DFSzB", "M2x/y==", "")
+    assert parse_signed(url) == SignedUrl(
+        BASE, "aid=1&msToken=t", "DFSzB", "M2x/y==", "", None, "aid=1&msToken=t"
+    )
 
 
 def test_parse_signed_takes_the_last_x_bogus() -> None:
@@ -113,7 +115,7 @@ def test_parse_signed_takes_the_last_x_bogus() -> None:
 
 def test_parse_signed_reads_x_bogus_first_in_the_query() -> None:
     """A URL with nothing else to sign has X-Bogus as its first parameter."""
-    assert parse_signed(f"{BASE}?X-Bogus=tok") == SignedUrl(BASE, "", "tok", None, "")
+    assert parse_signed(f"{BASE}?X-Bogus=tok") == SignedUrl(BASE, "", "tok", None, "", None, "")
 
 
 def test_parse_signed_without_x_bogus_is_none() -> None:
@@ -152,7 +154,7 @@ def plain_parse(url: str) -> SignedUrl | None:
     if after.startswith("X-Gnarly="):
         x_gnarly, _, after = after.removeprefix("X-Gnarly=").partition("&")
         x_gnarly = unquote(x_gnarly)
-    return SignedUrl(base, head, unquote(x_bogus), x_gnarly, after)
+    return SignedUrl(base, head, unquote(x_bogus), x_gnarly, after, None, head)
 
 
 PIECES = ["a=1", "X-Bogus=b", "X-Gnarly=g%3D", "&", "?", "#", "X-Bogus=", "X-Gnarly=", "%2F", "="]
