@@ -152,14 +152,18 @@ class SignRequest:
     kind: RequestKind = "http"
     base: str = field(init=False, repr=False, compare=False)
     query: str = field(init=False, repr=False, compare=False)
+    #: The query as the caller wrote it (fragment dropped): what a 2026 build's page
+    #: hands its SDK, which applies its own rewriting rule (``urls.sdk_query``).
+    raw_query: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         """Split the URL into the form every provider signs."""
-        base, query = split_url(self.url)
-        query = query.replace("%20", " ") if self.kind == "ws" else browser_query(query)
+        base, raw = split_url(self.url)
+        query = raw.replace("%20", " ") if self.kind == "ws" else browser_query(raw)
         # Frozen: set the derived fields the way the generated __init__ sets the others.
         object.__setattr__(self, "base", base)
         object.__setattr__(self, "query", query)
+        object.__setattr__(self, "raw_query", raw)
 
 
 @dataclass(frozen=True, slots=True)
