@@ -245,6 +245,9 @@ class ProviderEvents(Protocol):
     def browser_event(self, event: str) -> None:
         """A browser pool event: ``recycle``, ``page_crash``, ``browser_crash``, ``relaunch``."""
 
+    def sdk_build_seen(self, provider: str, build: str, *, known: bool) -> None:
+        """A provider signed with SDK ``build``; ``known`` is False for a build without profile."""
+
 
 class NoEvents:
     """Events that go nowhere (tests and scripts that build a provider alone)."""
@@ -253,6 +256,9 @@ class NoEvents:
         """Ignore it."""
 
     def browser_event(self, event: str) -> None:
+        """Ignore it."""
+
+    def sdk_build_seen(self, provider: str, build: str, *, known: bool) -> None:
         """Ignore it."""
 
 

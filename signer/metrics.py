@@ -103,6 +103,19 @@ class Metrics:
             ["event"],
             registry=reg,
         )
+        self.sdk_signatures = Counter(
+            "signer_sdk_signatures",
+            "Signatures by the SDK build their tokens name; known=false: a build without profile.",
+            ["provider", "build", "known"],
+            registry=reg,
+        )
+        self.sdk_unknown_builds = Gauge(
+            "signer_sdk_unknown_build_seen",
+            "1 for each SDK build without profile whose tokens were served (checked by hash).",
+            ["build"],
+            registry=reg,
+            multiprocess_mode="max",
+        )
         self.browser_pages = Gauge(
             "signer_browser_pages",
             "Browser pool pages: total (the pool size), ready and busy.",
@@ -182,6 +195,12 @@ class Metrics:
     def browser_event(self, event: str) -> None:
         """Count one browser pool event."""
         self.browser_events.labels(event).inc()
+
+    def sdk_build_seen(self, provider: str, build: str, *, known: bool) -> None:
+        """Count a signature of SDK ``build``; flag a build without profile."""
+        self.sdk_signatures.labels(provider, build, "true" if known else "false").inc()
+        if not known:
+            self.sdk_unknown_builds.labels(build).set(1)
 
     def set_status(self, statuses: list[ProviderStatus], operator: OperatorState) -> None:
         """Refresh the state gauges from the chain's status view (called at scrape time)."""
