@@ -26,9 +26,12 @@ BASE = "https://www.tiktok.com/api/post/item_list/"
 def make_provider(
     *, flags: tuple[int, int, int] = (6, 65, 14), canvas: int = 3666844619, now: float = 1.75e9,
     order: str = "session", max_signatures: int = 500, max_age_s: float = 1800.0,
+    sdk_build: str = "1.0.0.368",
 ) -> tuple[NativeProvider, FakeClock]:  # fmt: skip
     clock = FakeClock(now)
-    persona = dataclasses.replace(persona_from(Settings()), flags=flags, canvas=canvas)
+    persona = dataclasses.replace(
+        persona_from(Settings()), flags=flags, canvas=canvas, sdk_build=sdk_build
+    )
     provider = NativeProvider(
         PersonaStore(persona),
         order_policy=order,
@@ -146,7 +149,13 @@ async def test_published_persona_reaches_the_next_signature() -> None:
     """Values published to the store (by the browser) are used by the next signature."""
     store = PersonaStore(persona_from(Settings()))
     provider = NativeProvider.from_context(provider_context(Settings(), NoEvents(), store))
-    assert store.publish(flags=(2, 65, 14), canvas=12345, gnarly_version="5.2.0", gnarly_build=None)
+    assert store.publish(
+        flags=(2, 65, 14),
+        canvas=12345,
+        gnarly_version="5.2.0",
+        gnarly_build=None,
+        sdk_build="1.0.0.368",
+    )
     result = await provider.sign(SignRequest(url=f"{BASE}?aid=1"))
     decoded = xbogus.decode(result.x_bogus)
     assert (decoded.flags, decoded.canvas) == ((2, 65, 14), 12345)

@@ -9,17 +9,22 @@ import pytest
 
 from providers import selfcheck
 from providers.native import NativeProvider
-from providers.typing import PersonaStore, SignRequest, SignResult
+from providers.typing import Persona, PersonaStore, SignRequest, SignResult
 from signer.settings import Settings
 from signer.wiring import persona_from
 
 BODY = '{"a":1}'
 
 
+def persona_2025() -> Persona:
+    """The configured persona imitating a 2025 build (X-Bogus hash, 5.1.3 X-Gnarly)."""
+    return dataclasses.replace(persona_from(Settings()), sdk_build="1.0.0.368")
+
+
 @pytest.fixture
 def good() -> SignResult:
     """A genuine native signature of a POST."""
-    store = PersonaStore(persona_from(Settings()))
+    store = PersonaStore(persona_2025())
     provider = NativeProvider(store, rng=random.Random(3))
     request = SignRequest(url="https://www.tiktok.com/api/x/?aid=1988", method="POST", body=BODY)
     return provider.sign_now(request)
@@ -56,7 +61,7 @@ def test_undecodable_x_gnarly_fails(good: SignResult) -> None:
 def test_x_gnarly_of_another_request_fails(good: SignResult) -> None:
     """An X-Gnarly hashing another user agent is caught."""
     other = dataclasses.replace(good, user_agent="Mozilla/5.0 other")
-    store = PersonaStore(dataclasses.replace(persona_from(Settings()), user_agent=other.user_agent))
+    store = PersonaStore(dataclasses.replace(persona_2025(), user_agent=other.user_agent))
     foreign = NativeProvider(store).sign_now(
         SignRequest(url="https://www.tiktok.com/api/x/?aid=1988", method="POST", body=BODY)
     )
@@ -68,7 +73,7 @@ def test_x_gnarly_of_another_request_fails(good: SignResult) -> None:
 
 def test_query_carrying_an_x_bogus_is_checked_as_signed() -> None:
     """A caller's stale X-Bogus is part of the signed query; the last X-Bogus is checked."""
-    provider = NativeProvider(PersonaStore(persona_from(Settings())), rng=random.Random(5))
+    provider = NativeProvider(PersonaStore(persona_2025()), rng=random.Random(5))
     url = "https://www.tiktok.com/api/x/?aid=1988&X-Bogus=stale"
     result = provider.sign_now(SignRequest(url=url))
     assert "?aid=1988&X-Bogus=stale&msToken=&X-Bogus=" in result.signed_url
