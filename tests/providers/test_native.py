@@ -34,7 +34,12 @@ def make_provider(
 ) -> tuple[NativeProvider, FakeClock]:  # fmt: skip
     clock = FakeClock(now)
     persona = dataclasses.replace(
-        persona_from(Settings()), flags=flags, canvas=canvas, sdk_build=sdk_build
+        persona_from(Settings()),
+        flags=flags,
+        canvas=canvas,
+        sdk_build=sdk_build,
+        gnarly_version="5.1.3-ZTCA",
+        gnarly_build="1.0.0.368",
     )
     provider = NativeProvider(
         PersonaStore(persona),

@@ -23,7 +23,14 @@ BODY = '{"a":1}'
 
 def persona_2025() -> Persona:
     """The configured persona imitating a 2025 build (X-Bogus hash, 5.1.3 X-Gnarly)."""
-    return dataclasses.replace(persona_from(Settings()), sdk_build="1.0.0.368")
+    return dataclasses.replace(
+        persona_from(Settings()),
+        sdk_build="1.0.0.368",
+        gnarly_version="5.1.3-ZTCA",
+        gnarly_build="1.0.0.368",
+        flags=(4, 65, 14),
+        canvas=3666844619,
+    )
 
 
 @pytest.fixture
