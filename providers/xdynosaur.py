@@ -31,12 +31,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CHECKSUM_TAG",
+    "CHUNK_STATES_MAX",
     "HASH_TAGS",
     "TAGS",
     "Record",
     "SessionRecords",
     "XDynosaurToken",
     "build_records",
+    "cached_chunks",
     "checksum",
     "decode",
     "default_pool",
@@ -101,11 +103,48 @@ def fnv(text: str) -> int:
 def fnv_bytes(data: bytes) -> int:
     """:func:`fnv` of raw bytes.
 
+    The hash is a left fold, so the state after a prefix can be reused: queries signed for
+    the same client share most of their bytes (device, browser and app parameters), and a
+    pure-Python byte loop costs about 60 ns a byte. Whole 64-byte chunks are looked up by
+    (state before, chunk) in a bounded cache and only the rest is folded here.
+    """
+    if len(data) < _CACHED_FROM:
+        return _fold(_FNV_START, data)
+    value = _FNV_START
+    cache = _CHUNK_STATES
+    whole = len(data) - len(data) % _CHUNK
+    for at in range(0, whole, _CHUNK):
+        key = (value, data[at : at + _CHUNK])
+        found = cache.get(key)
+        if found is None:
+            found = _fold(value, key[1])
+            if len(cache) >= CHUNK_STATES_MAX:
+                cache.clear()
+            cache[key] = found
+        value = found
+    return _fold(value, data[whole:])
+
+
+_CHUNK = 64
+#: Shorter inputs (user agents, most bodies) are folded directly.
+_CACHED_FROM = 2 * _CHUNK
+#: About 1.5 MiB at most; a hostile stream of distinct queries only clears it.
+CHUNK_STATES_MAX = 8192
+_CHUNK_STATES: dict[tuple[int, bytes], int] = {}
+
+
+def cached_chunks() -> int:
+    """How many chunk states :func:`fnv_bytes` holds (at most ``CHUNK_STATES_MAX``)."""
+    return len(_CHUNK_STATES)
+
+
+def _fold(value: int, data: bytes) -> int:
+    """Fold ``data`` into the hash state ``value``.
+
     Eight bytes per loop turn, reduced mod 2**32 once per turn: XOR with a byte and
     multiplication both commute with the reduction, and the interpreter's loop overhead
     is most of the cost.
     """
-    value = _FNV_START
     m = _FNV_MULTIPLIER
     whole = len(data) & ~7
     it = iter(data[:whole])

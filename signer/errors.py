@@ -61,6 +61,12 @@ class InvalidUrl(BadRequest):
     code = "invalid_url"
 
 
+class PathNotSigned(BadRequest):
+    """Raised for an HTTP path TikTok's SDK build in use does not sign (see its profile)."""
+
+    code = "path_not_signed"
+
+
 class UrlTooLong(BadRequest):
     """Raised when the URL to sign is longer than ``SIGNER_MAX_URL_BYTES``."""
 

@@ -16,6 +16,7 @@ from signer.errors import (
     EmptyBody,
     InvalidJson,
     InvalidUrl,
+    PathNotSigned,
     RequestTimeout,
     UnsupportedMediaType,
     UrlNotAllowed,
@@ -108,7 +109,7 @@ class RequestParser:
         self.max_body = settings.max_body_bytes
         self.read_timeout_s = settings.read_timeout_s
         self._max_url = settings.max_url_bytes
-        profile = settings.profile
+        profile = self._profile = settings.profile
         self._build = profile.build
         self._strict_escapes = profile.rewrites_url
         self._socket_signer = profile.socket_signer
@@ -129,6 +130,17 @@ class RequestParser:
                 raise InvalidUrl("not an absolute URL: send e.g. https://www.tiktok.com/api/...")
             raise InvalidUrl(f"scheme {parts.scheme!r} is not supported: use http or https")
         self._check_host(url, parts.netloc, parts.hostname, _port(parts))
+        if not self._profile.signs_path(parts.path or "/"):
+            raise PathNotSigned(
+                f"TikTok's SDK {self._build} signs requests under "
+                f"{' and '.join(self._profile.signed_paths)}"
+                + (
+                    f" but not {', '.join(self._profile.unsigned_paths)}"
+                    if self._profile.unsigned_paths
+                    else ""
+                )
+                + ": this path is not signed"
+            )
         if self._strict_escapes and "%" in url and _BAD_ESCAPE.search(url):
             raise InvalidUrl(
                 f"the URL has a '%' that starts no escape: TikTok's SDK {self._build} refuses it"

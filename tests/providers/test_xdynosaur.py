@@ -353,3 +353,24 @@ def test_encode_value_rejects_what_does_not_fit() -> None:
 def test_checksum_takes_its_own_record_as_the_encoded_zero() -> None:
     """Whatever 0x20 holds, it counts as the A-encoded '0' (byte 1 = 222)."""
     assert xdynosaur.checksum([(0x20, b"\x00\x00"), (0x21, b"\x00\x05")]) == 222 ^ 5
+
+
+def test_long_inputs_hash_the_same_through_the_chunk_cache() -> None:
+    """Whole 64-byte chunks come from the cache after the first time; the hash is the fold's."""
+    rng = random.Random(5)
+    shared = bytes(rng.randrange(256) for _ in range(640))
+    for tail in (b"", b"&cursor=1", b"&cursor=2" * 20):
+        data = shared + tail
+        expected = 2166136260
+        for byte in data:
+            expected = ((expected ^ byte) * 16777619 % 2**32) * 33 % 2**32
+        assert xdynosaur.fnv_bytes(data) == expected
+        assert xdynosaur.fnv_bytes(data) == expected  # again, from the cache
+
+
+def test_the_chunk_cache_is_bounded() -> None:
+    """A stream of distinct long queries never grows the cache past its bound."""
+    rng = random.Random(6)
+    for _ in range(xdynosaur.CHUNK_STATES_MAX // 4 + 10):
+        xdynosaur.fnv_bytes(bytes(rng.randrange(256) for _ in range(300)))
+    assert xdynosaur.cached_chunks() <= xdynosaur.CHUNK_STATES_MAX

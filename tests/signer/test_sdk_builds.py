@@ -235,3 +235,16 @@ def test_an_unknown_build_is_a_settings_error() -> None:
         load_settings({"SIGNER_SDK_VERSION": "9.9.9"})
     with pytest.raises(ConfigError, match="tiktok_ws_url"):
         load_settings({"SIGNER_TIKTOK_WS_URL": "https://webcast-ws.tiktok.com"})
+
+
+async def test_a_path_the_build_does_not_sign_is_a_400(make_client: MakeClient) -> None:
+    """2026 pages do not sign the LIVE fetch: a clear 400, not a 503 from every provider."""
+    client = await make_client(NATIVE)
+    url = "https://webcast.tiktok.com/webcast/im/fetch/?aid=1988&room_id=1"
+    response = await client.post("/sign", json={"url": url})
+    assert response.status == 400
+    error = (await response.json())["error"]
+    assert error["code"] == "path_not_signed"
+    assert "/webcast/im/fetch" in error["message"]
+    response = await client.post("/sign", json={"url": f"{WWW}/@someone/video/1?lang=en"})
+    assert (await response.json())["error"]["code"] == "path_not_signed"
