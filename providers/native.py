@@ -198,7 +198,7 @@ class NativeProvider:
             state="ready" if self._started else "stopped",
             details={
                 "gnarly_version": self._personas.current.gnarly_version,
-                "sdk_build": self._session.profile.build,
+                "sdk_version": self._session.profile.build,
                 "sessions_started": self.sessions_started,
             },
         )
