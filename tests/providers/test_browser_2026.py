@@ -20,7 +20,12 @@ import pytest
 import pytest_asyncio
 
 from providers import profiles, xgnarly
-from providers.browser import BrowserProvider, presented, user_agent_metadata
+from providers.browser import (
+    BrowserProvider,
+    navigator_platform,
+    presented,
+    user_agent_metadata,
+)
 from providers.config import BrowserConfig
 from providers.errors import ProviderDeclined, SelfCheckFailed
 from providers.typing import NoEvents, PersonaStore, SignRequest
@@ -153,11 +158,15 @@ class Replayer(BrowserProvider):
 
     async def vector_page(self, user_agent: str, pinning: str) -> None:
         """A fresh context and page, the vectors' browser: their UA on Linux, pinned."""
+        await self.fresh_page(vector_persona(user_agent), pinning)
+
+    async def fresh_page(self, persona: Persona, *scripts: str) -> None:
+        """A fresh context and page presenting ``persona``, ``scripts`` run first."""
         assert self._browser is not None
         old = self._context
-        self._persona = vector_persona(user_agent)
+        self._persona = persona
         self._slots[0] = None
-        self._context = await self._new_context(self._browser, (pinning,))
+        self._context = await self._new_context(self._browser, scripts)
         await self._fill(0)
         if old is not None:
             await old.close()
@@ -256,6 +265,26 @@ async def test_reproduces_socket_vectors(replayer: Replayer, page_id: str) -> No
         assert result.x_gnarly == vector["expected_x_gnarly"], vector["id"]
         assert result.signed_url == vector["ws_url"].replace(" ", "%20")
         assert (result.x_bogus, result.x_dynosaur) == (None, None)
+
+
+@in_module_loop
+@pytest.mark.parametrize("user_agent", [WINDOWS, MACOS, LINUX, SAFARI])
+async def test_persona_on_its_own_platform_writes_the_profile_envcode(
+    replayer: Replayer, user_agent: str
+) -> None:
+    """Each OS's UA on the platform a real browser of it reports: the profile's envcode (65).
+
+    Left on Chromium's Linux platform, a Windows or macOS UA writes 1089 (as in the vectors).
+    """
+    platform = navigator_platform(user_agent)
+    assert platform is not None
+    profile = profiles.get(BUILD)
+    mismatch = 0 if platform == "Linux x86_64" else profile.platform_mismatch_bit
+    for on, envcode in ((platform, profile.envcode), ("Linux x86_64", profile.envcode | mismatch)):
+        await replayer.fresh_page(persona(user_agent, on))
+        http = await replayer.sign(SignRequest(url=f"{ORIGIN}/api/x/?aid=1988", ms_token=""))
+        socket = await replayer.sign(SignRequest(url=f"{SOCKET}?aid=1988", kind="ws"))
+        assert decoded(http.x_gnarly).get(1) == decoded(socket.x_gnarly).get(1) == envcode
 
 
 # -- the production page (the persona's browser, a probe on open)
