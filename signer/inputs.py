@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 import orjson
 
@@ -25,6 +25,7 @@ from signer.errors import (
 if TYPE_CHECKING:
     from aiohttp import web
 
+    from providers.typing import RequestKind
     from signer.settings import Settings
 
 TEXT = "text/plain"
@@ -36,6 +37,9 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 #: SDK and the codecs hash anything else differently).
 _USER_AGENT = re.compile(r"[ -~]+")
 _MS_TOKEN = re.compile(r"[A-Za-z0-9_\-=%.]*")
+#: A ``%`` that does not start an escape: TikTok's 2026 SDK throws on it (URIError).
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+_SOCKET_SCHEMES = ("ws://", "wss://")
 SIGN_KEYS = frozenset({"url", "room_url", "method", "body", "user_agent", "ms_token", "provider"})
 
 
@@ -104,9 +108,61 @@ class RequestParser:
         self.max_body = settings.max_body_bytes
         self.read_timeout_s = settings.read_timeout_s
         self._max_url = settings.max_url_bytes
+        profile = settings.profile
+        self._build = profile.build
+        self._strict_escapes = profile.rewrites_url
+        self._socket_signer = profile.socket_signer
+        ws = urlsplit(settings.tiktok_ws_url)
+        #: ``ws://`` is signed only for the configured socket origin (the fake of the tests).
+        self._plain_ws = (ws.hostname, ws.port) if ws.scheme == "ws" else None
 
     def check_url(self, raw: object) -> str:
-        """An absolute http(s) URL on an allowed host, or a 4xx error."""
+        """An absolute http(s) URL on an allowed host, or a 4xx error.
+
+        The query may hold spaces (the SDK and the browser encode them); a ``%`` that
+        starts no escape is refused when the SDK build in use would throw on it.
+        """
+        url = self._text(raw)
+        parts = self._split(url)
+        if parts.scheme not in {"http", "https"}:
+            if not parts.scheme or not parts.netloc:
+                raise InvalidUrl("not an absolute URL: send e.g. https://www.tiktok.com/api/...")
+            raise InvalidUrl(f"scheme {parts.scheme!r} is not supported: use http or https")
+        self._check_host(url, parts.netloc, parts.hostname, _port(parts))
+        if self._strict_escapes and "%" in url and _BAD_ESCAPE.search(url):
+            raise InvalidUrl(
+                f"the URL has a '%' that starts no escape: TikTok's SDK {self._build} refuses it"
+            )
+        return url
+
+    def check_sign_url(self, raw: object) -> tuple[str, RequestKind]:
+        """``/sign``'s URL: http(s) as :meth:`check_url`, or a LIVE socket URL (``ws``).
+
+        A ``wss://`` URL on an allowed host is signed by the SDK's socket signer; its query
+        may be raw (spaces) or carry ``%20``. ``ws://`` is accepted only for the configured
+        socket origin (``SIGNER_TIKTOK_WS_URL``, a fake in tests).
+        """
+        if not (isinstance(raw, str) and raw.lstrip()[:6].lower().startswith(_SOCKET_SCHEMES)):
+            return self.check_url(raw), "http"
+        url = self._text(raw)
+        parts = self._split(url)
+        port = _port(parts)
+        if parts.scheme == "ws":
+            if self._plain_ws is None or (parts.hostname, port) != self._plain_ws:
+                raise UrlNotAllowed("ws:// is signed only for the configured socket origin")
+        else:
+            self._check_host(url, parts.netloc, parts.hostname, port)
+        if not parts.query:
+            raise InvalidUrl("a socket URL to sign carries the player's query after '?'")
+        if not self._socket_signer:
+            raise InvalidUrl(
+                f"TikTok's SDK {self._build} has no socket signer: socket URLs are signed "
+                "with a 2026 build (SIGNER_SDK_VERSION)"
+            )
+        return url, "ws"
+
+    def _text(self, raw: object) -> str:
+        """The URL as a non-empty printable string within the size limit."""
         if not isinstance(raw, str):
             raise InvalidUrl("'url' must be a string")
         url = raw.strip()
@@ -118,21 +174,20 @@ class RequestParser:
             and len(url.encode("utf-8", "surrogatepass")) > self._max_url
         ):
             raise UrlTooLong(f"the URL is longer than {self._max_url} bytes (SIGNER_MAX_URL_BYTES)")
-        if not url.isprintable() or " " in url:
-            raise InvalidUrl("the URL contains spaces or control characters")
+        if not url.isprintable() or " " in url.partition("?")[0]:
+            raise InvalidUrl("the URL contains control characters, or spaces before its query")
+        return url
+
+    @staticmethod
+    def _split(url: str) -> SplitResult:
         try:
             parts = urlsplit(url)
-            port = parts.port if ":" in parts.netloc else None
+            _port(parts)
         except ValueError:
             raise InvalidUrl(
                 "the URL does not parse (a port must be a number up to 65535)"
             ) from None
-        if parts.scheme not in {"http", "https"}:
-            if not parts.scheme or not parts.netloc:
-                raise InvalidUrl("not an absolute URL: send e.g. https://www.tiktok.com/api/...")
-            raise InvalidUrl(f"scheme {parts.scheme!r} is not supported: use http or https")
-        self._check_host(url, parts.netloc, parts.hostname, port)
-        return url
+        return parts
 
     def _check_host(self, url: str, netloc: str, host: str | None, port: int | None) -> None:
         r"""A TikTok host, read as a browser (WHATWG URL) reads it, or a 4xx error.
@@ -195,7 +250,11 @@ class RequestParser:
             )
         if ("url" in data) == ("room_url" in data):
             raise BadRequest("give exactly one of 'url' and 'room_url'")
-        url = self.check_url(data.get("url", data.get("room_url")))
+        kind: RequestKind = "http"
+        if "room_url" in data:
+            url = self.check_url(data["room_url"])
+        else:
+            url, kind = self.check_sign_url(data.get("url"))
         method = data.get("method", "GET")
         if not isinstance(method, str) or method.upper() not in METHODS:
             raise BadRequest(f"'method' must be one of {', '.join(sorted(METHODS))}")
@@ -205,6 +264,8 @@ class RequestParser:
             raise BadRequest("'body' must be a string (the exact bytes to send)")
         if request_body and method == "GET":
             raise BadRequest("a GET request has no body")
+        if kind == "ws" and (method != "GET" or request_body):
+            raise BadRequest("a socket URL is opened with GET and no body")
         ms_token = data.get("ms_token")
         if ms_token is not None and (
             not isinstance(ms_token, str)
@@ -219,5 +280,11 @@ class RequestParser:
             body=request_body,
             user_agent=user_agent_of(data, "user_agent"),
             ms_token=ms_token,
+            kind=kind,
         )
         return request, provider
+
+
+def _port(parts: SplitResult) -> int | None:
+    """The URL's explicit port (ValueError when it is not one), None without."""
+    return parts.port if ":" in parts.netloc else None

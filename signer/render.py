@@ -53,7 +53,7 @@ def _navigator_keys(navigator: Navigator) -> dict[str, Any]:
 def x_tt_params(result: SignResult) -> str | None:
     """x-tt-params of a result: its signed query up to and including X-Bogus, encrypted.
 
-    None only for a URL without X-Bogus, which no result that passed the chain has.
+    None for a URL without X-Bogus: a signed socket URL.
     """
     query = through_x_bogus(result.signed_url)
     return None if query is None else xttparams.for_query(query)
@@ -70,10 +70,13 @@ def signature_answer(result: SignResult, started: float) -> dict[str, Any]:
             "x-bogus": result.x_bogus,
             "X-Gnarly": result.x_gnarly,
             "x-gnarly": result.x_gnarly,
+            "X-Dynosaur": result.x_dynosaur,
+            "x-dynosaur": result.x_dynosaur,
             "x-tt-params": x_tt_params(result),
             "msToken": result.ms_token,
             "navigator": navigator_object(result.navigator),
             "provider": result.provider,
+            "sdk_version": result.sdk_version,
         },
         "response_time_ms": round((time.perf_counter() - started) * 1000, 3),
     }

@@ -24,6 +24,7 @@ from pydantic import (
     field_validator,
 )
 
+from providers import profiles
 from providers.config import HttpUrl, RemoteConfig
 from signer.errors import ConfigError
 
@@ -107,6 +108,7 @@ class Settings(BaseModel):
     allowed_hosts: CommaList = ("tiktok.com", "tiktokv.com", "tiktokw.us", "tiktokv.us")
     tiktok_www_url: HttpUrl = "https://www.tiktok.com"
     tiktok_webcast_url: HttpUrl = "https://webcast.tiktok.com"
+    tiktok_ws_url: str = "wss://webcast-ws.tiktok.com"
 
     # -- persona: the browser every signature claims to be (shared by all providers)
     user_agent: str = DEFAULT_USER_AGENT
@@ -116,12 +118,13 @@ class Settings(BaseModel):
     screen_width: int = Field(1920, ge=320, le=10000)
     screen_height: int = Field(1080, ge=240, le=10000)
     device_scale_factor: float = Field(1.0, gt=0, le=8)
-    sdk_flags: CommaInts = (4, 65, 14)
-    sdk_canvas: int = Field(3666844619, ge=0, le=0xFFFFFFFF)
+    #: Unset: the SDK profile's environment (``providers/profiles.py``).
+    sdk_flags: CommaInts | None = None
+    sdk_canvas: int | None = Field(None, ge=0, le=0xFFFFFFFF)
 
-    # -- X-Gnarly version profile (what the SDK of the day writes into its record)
-    gnarly_version: str = "5.1.3-ZTCA"
-    gnarly_sdk_build: str = "1.0.0.368"
+    # -- X-Gnarly version strings (unset: what the profile of sdk_version writes)
+    gnarly_version: str | None = None
+    gnarly_sdk_build: str | None = None
     gnarly_field_order: str = "session"
 
     # -- signing sessions (a native session or a browser page) are renewed this often
@@ -130,7 +133,7 @@ class Settings(BaseModel):
 
     # -- browser provider: TikTok's SDK in headless Chromium
     sdk_source: Literal["file", "live"] = "file"
-    sdk_version: Literal["5.1.3", "2.0.0.485", "1.0.0.368"] = "5.1.3"
+    sdk_version: str = profiles.DEFAULT_BUILD
     sdk_cache_dir: Path | None = None
     chromium_path: Path = Path("/usr/bin/chromium")
     browser_pages: int = Field(2, ge=1, le=64)
@@ -175,10 +178,27 @@ class Settings(BaseModel):
 
     @field_validator("sdk_flags")
     @classmethod
-    def _three_bytes(cls, value: tuple[int, ...]) -> tuple[int, ...]:
-        if len(value) != 3 or not all(0 <= byte <= 255 for byte in value):
+    def _three_bytes(cls, value: tuple[int, ...] | None) -> tuple[int, ...] | None:
+        if value is not None and (len(value) != 3 or not all(0 <= byte <= 255 for byte in value)):
             raise ValueError("must be three bytes, e.g. 6,65,14")
         return value
+
+    @field_validator("sdk_version")
+    @classmethod
+    def _known_build(cls, value: str) -> str:
+        if value not in profiles.PROFILES:
+            raise ValueError(
+                f"no profile for SDK build {value!r} (known: {', '.join(profiles.PROFILES)})"
+            )
+        return value
+
+    @field_validator("tiktok_ws_url")
+    @classmethod
+    def _socket_origin(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in {"ws", "wss"} or not parts.hostname:
+            raise ValueError("must be an absolute ws:// or wss:// URL")
+        return value.rstrip("/")
 
     @field_validator("gnarly_field_order")
     @classmethod
@@ -191,13 +211,22 @@ class Settings(BaseModel):
             raise ValueError(
                 "must be session, ascending, carcabot or a comma list of field ids"
             ) from None
-        if sorted(ids) != list(range(16)):
-            raise ValueError("an explicit order must list the field ids 0..15 once each")
+        if sorted(ids) not in (list(range(16)), list(range(17))):
+            raise ValueError(
+                "an explicit order must list the field ids 0..15 (2025 builds) or 0..16 once each"
+            )
         return value
 
     @property
+    def profile(self) -> profiles.Profile:
+        """The profile of the SDK build served in ``file`` mode and imitated by native."""
+        return profiles.get(self.sdk_version)
+
+    @property
     def flags(self) -> tuple[int, int, int]:
-        """``sdk_flags`` as the 3-tuple the codecs take."""
+        """``sdk_flags`` as the 3-tuple the codecs take (the profile's when unset)."""
+        if self.sdk_flags is None:
+            return self.profile.flags
         first, second, third = self.sdk_flags
         return (first, second, third)
 
@@ -210,7 +239,7 @@ class Settings(BaseModel):
     def signable_hosts(self) -> frozenset[str]:
         """The allowlist plus the hosts of the configured TikTok origins."""
         hosts = set(self.allowed_hosts)
-        for url in (self.tiktok_www_url, self.tiktok_webcast_url):
+        for url in (self.tiktok_www_url, self.tiktok_webcast_url, self.tiktok_ws_url):
             host = urlsplit(url).hostname
             if host:
                 hosts.add(host.lower())
@@ -220,7 +249,7 @@ class Settings(BaseModel):
     def origin_ports(self) -> frozenset[tuple[str, int]]:
         """(host, port) of the configured TikTok origins that name a port (fakes in tests)."""
         found = set()
-        for url in (self.tiktok_www_url, self.tiktok_webcast_url):
+        for url in (self.tiktok_www_url, self.tiktok_webcast_url, self.tiktok_ws_url):
             parts = urlsplit(url)
             if parts.hostname and parts.port is not None:
                 found.add((parts.hostname.lower(), parts.port))

@@ -19,7 +19,13 @@ CLIENT_ID = f"tiktok-signer/{__version__}"
 
 
 def persona_from(settings: Settings) -> Persona:
-    """The configured persona (``user_agent``, ``browser_*``, ``screen_*``, ``sdk_*``)."""
+    """The configured persona (``user_agent``, ``browser_*``, ``screen_*``, ``sdk_*``).
+
+    The SDK profile of ``sdk_version`` supplies the environment and version strings;
+    ``sdk_flags``, ``sdk_canvas``, ``gnarly_version`` and ``gnarly_sdk_build`` override
+    them only when set.
+    """
+    profile = settings.profile
     return Persona(
         user_agent=settings.user_agent,
         platform=settings.browser_platform,
@@ -29,9 +35,14 @@ def persona_from(settings: Settings) -> Persona:
         device_scale_factor=settings.device_scale_factor,
         os=settings.browser_os,
         flags=settings.flags,
-        canvas=settings.sdk_canvas,
-        gnarly_version=settings.gnarly_version,
-        gnarly_build=settings.gnarly_sdk_build or None,
+        canvas=profile.canvas if settings.sdk_canvas is None else settings.sdk_canvas,
+        gnarly_version=settings.gnarly_version or profile.gnarly_version,
+        gnarly_build=(
+            profile.gnarly_build
+            if settings.gnarly_sdk_build is None
+            else settings.gnarly_sdk_build or None
+        ),
+        sdk_build=profile.build,
     )
 
 

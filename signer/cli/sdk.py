@@ -20,21 +20,24 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     sdk_parser = commands.add_parser("sdk", help="TikTok's pinned SDK files")
     sdk_commands = sdk_parser.add_subparsers(dest="sdk_command", required=True)
     fetch = sdk_commands.add_parser(
-        "fetch", help=f"fetch the pinned SDK files from {sdk.PACKAGE} (npm) and verify them"
+        "fetch",
+        help=f"fetch the pinned SDK files from {_names(sdk.sources())} and verify them",
     )
     config_option(fetch)
     fetch.add_argument(
         "-q", "--quiet", action="store_true", help="print nothing when they are already there"
     )
     fetch.set_defaults(run=fetch_files)
-    listing = sdk_commands.add_parser("list", help="show each pinned SDK file and its state")
+    listing = sdk_commands.add_parser(
+        "list", help="show each pinned SDK build, its source and its state"
+    )
     config_option(listing)
     listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
     listing.set_defaults(run=list_files)
 
 
 def fetch_files(settings: Settings, args: argparse.Namespace) -> int:
-    """Fetch what is missing; exit 3 when the fetch fails, 1 when a file does not verify."""
+    """Fetch what is missing; exit 3 when a source fails, 1 when a file does not verify."""
     cache = settings.sdk_dir
     files = sdk.list_files(cache)
     if all(file.ok for file in files):
@@ -42,28 +45,39 @@ def fetch_files(settings: Settings, args: argparse.Namespace) -> int:
             out(f"TikTok's SDK files are already in {cache}, verified:")
             out(_table(files))
         return ExitCode.OK
+    needed = sdk.stale_sources(files)
     try:
         files = sdk.fetch(cache)
     except SdkFetchFailed as exc:
         error(f"sdk fetch failed: {exc.message}")
         return ExitCode.COULD_NOT_RUN
-    out(f"Fetched TikTok's SDK files from {sdk.PACKAGE} into {cache}:")
+    out(f"Fetched TikTok's SDK files from {_names(needed)} into {cache}:")
     out(_table(files))
     return _verdict(files)
 
 
 def list_files(settings: Settings, args: argparse.Namespace) -> int:
-    """Show every pinned file; exit 1 when one is missing or does not match its pin."""
+    """Show every pinned build and its source; exit 1 when a file is missing or altered."""
     cache = settings.sdk_dir
     files = sdk.list_files(cache)
     if args.json:
         listing = {
-            "package": sdk.PACKAGE,
             "directory": str(cache),
             "ok": all(file.ok for file in files),
+            "sources": [
+                {
+                    "source": str(source),
+                    "kind": source.kind,
+                    "package": source.package,
+                    "archive": source.archive,
+                    "sha256": source.sha256,
+                }
+                for source in sdk.sources()
+            ],
             "files": [
                 {
                     "version": file.version,
+                    "source": str(file.source),
                     "status": file.status,
                     "path": str(file.path),
                     "size": file.size,
@@ -79,6 +93,10 @@ def list_files(settings: Settings, args: argparse.Namespace) -> int:
     return _verdict(files)
 
 
+def _names(sources: list[sdk.Source]) -> str:
+    return ", ".join(str(source) for source in sources)
+
+
 def _verdict(files: list[sdk.SdkFile]) -> int:
     """Exit 0 when every pinned file verifies; otherwise name each problem on stderr."""
     bad = [file for file in files if not file.ok]
@@ -91,11 +109,12 @@ def _verdict(files: list[sdk.SdkFile]) -> int:
 
 
 def _table(files: list[sdk.SdkFile]) -> str:
-    rows = [("version", "status", "bytes", "sha256", "path")]
+    rows = [("version", "status", "source", "bytes", "sha256", "path")]
     rows += [
         (
             file.version,
             file.status,
+            str(file.source),
             "-" if file.size is None else str(file.size),
             (file.sha256 or "-")[:12],
             str(file.path),

@@ -21,7 +21,7 @@ Format = Literal["signtok", "carcabot", "euler"]
 Behaviour = Literal["ok", "hang", "http_500", "not_json"]
 
 #: The persona the upstreams sign as (flags, canvas, X-Gnarly version strings).
-PERSONA = persona_from(Settings())
+PERSONA = persona_from(Settings(sdk_version="5.1.3"))
 #: The only API key the Euler look-alike accepts.
 KEY = "euler_k3y_ZXhhbXBsZQ"
 #: What SignTok appends as ``_signature``.
