@@ -407,33 +407,9 @@ class BrowserProvider:
         waiting = self._queue.qsize()
         if waiting >= self.config.queue_max:
             raise Overloaded(f"the browser queue is full ({waiting} waiting for a page)")
-        profile = self._expected_profile()
-        user_agent = request.user_agent
-        if user_agent == self._persona.user_agent:
-            user_agent = None
         loop = asyncio.get_running_loop()
-        if request.kind == "ws":
-            if profile is not None and not profile.socket_signer:
-                raise ProviderDeclined(f"SDK build {profile.build} has no socket signer")
-            future: asyncio.Future[SignResult] = loop.create_future()
-            job = Job(request.query, "GET", "", user_agent, None, future, "ws", request.base)
-        else:
-            if profile is not None and not profile.signs_path(_path_of(request.base)):
-                raise ProviderDeclined(_unsigned_path(profile))
-            if user_agent is not None and (profile is None or profile.x_dynosaur):
-                # X-Dynosaur hashes the UA the SDK read when it loaded, whatever the page
-                # presents later: a 2026 page signs HTTP only as its own browser.
-                raise ProviderDeclined(
-                    "a 2026 SDK page signs HTTP requests only with the persona's user agent"
-                )
-            if profile is not None and profile.rewrites_url:
-                # A 2026 build rewrites the URL itself (urls.sdk_query): it gets it as written.
-                url = join_url(request.base, request.raw_query)
-            else:
-                url = join_url(request.base, request.query)
-            token = requested_token(request.ms_token, request.query)
-            future = loop.create_future()
-            job = Job(url, request.method, request.body, user_agent, token, future)
+        future: asyncio.Future[SignResult] = loop.create_future()
+        job = self._job(request, future)
         expiry = loop.call_later(self._queue_timeout_s, _expire, job, self._queue_timeout_s)
         job.expiry = expiry
         self._queue.put_nowait(job)
@@ -444,6 +420,52 @@ class BrowserProvider:
             # will sign it): the timer (re-armed on a retry) has nothing left to decline.
             if job.expiry is not None:
                 job.expiry.cancel()
+
+    def _job(self, request: SignRequest, future: asyncio.Future[SignResult]) -> Job:
+        """The page's job for ``request``; ProviderDeclined when the build cannot sign it."""
+        profile = self._expected_profile()
+        user_agent = request.user_agent
+        if user_agent == self._persona.user_agent:
+            user_agent = None
+        if request.kind == "ws":
+            if profile is not None and not profile.socket_signer:
+                raise ProviderDeclined(f"SDK build {profile.build} has no socket signer")
+            return Job(request.query, "GET", "", user_agent, None, future, "ws", request.base)
+        if profile is not None and not profile.signs_path(_path_of(request.base)):
+            raise ProviderDeclined(_unsigned_path(profile))
+        if user_agent is not None and (profile is None or profile.x_dynosaur):
+            # X-Dynosaur hashes the UA the SDK read when it loaded, whatever the page
+            # presents later: a 2026 page signs HTTP only as its own browser.
+            raise ProviderDeclined(
+                "a 2026 SDK page signs HTTP requests only with the persona's user agent"
+            )
+        if profile is not None and profile.rewrites_url:
+            # A 2026 build rewrites the URL itself (urls.sdk_query): it gets it as written.
+            url = join_url(request.base, request.raw_query)
+        else:
+            url = join_url(request.base, request.query)
+        token = requested_token(request.ms_token, request.query)
+        return Job(url, request.method, request.body, user_agent, token, future)
+
+    async def in_page_rate(self, requests: Sequence[SignRequest], count: int) -> float:
+        """Signatures per second of one page signing ``count`` requests in an in-page loop.
+
+        The in-page limit the benchmark compares the pool with: no round trip, no queue,
+        no check (the requests are taken in turn). Run it on an idle pool.
+        """
+        slot = self._slots[0]
+        if slot is None:
+            raise ProviderUnavailable("the browser provider has no page open")
+        future: asyncio.Future[SignResult] = asyncio.get_running_loop().create_future()
+        jobs = [self._job(request, future).payload() for request in requests]
+        slot.idle.clear()
+        try:
+            elapsed_ms: float = await slot.page.evaluate(
+                "([jobs, n]) => window.__signer.loop(jobs, n)", [jobs, count]
+            )
+        finally:
+            slot.idle.set()
+        return count / (elapsed_ms / 1000)
 
     def _expected_profile(self) -> Profile | None:
         """The profile a request is prepared for: the configured build, or the one live pages run.
@@ -988,7 +1010,8 @@ def _dynosaur_records(token: str) -> dict[int, bytes]:
     at = sum(payload) % (length + 1)
     key = payload[at : at + KEY_SIZE]
     cipher = payload[:at] + payload[at + KEY_SIZE :]
-    plain = bytes(a ^ b for a, b in zip(cipher, keystream(key, length), strict=True))
+    stream = keystream(key, length)
+    plain = (int.from_bytes(cipher) ^ int.from_bytes(stream)).to_bytes(length)
     records: dict[int, bytes] = {}
     index = 0
     while index < len(plain):
