@@ -57,6 +57,7 @@ from providers.urls import append_ms_token, join_url, last_param, parse_signed, 
 if TYPE_CHECKING:
     from providers.config import RemoteConfig
     from providers.typing import ProviderContext
+    from providers.urls import SignedUrl
 
 log = structlog.get_logger("providers.remote")
 
@@ -261,12 +262,7 @@ def check_answer(sent_url: str, body: str, user_agent: str, answer: Answer) -> C
     if signed.after:
         raise SelfCheckFailed("the signed URL has parameters after X-Bogus that it does not sign")
     signed_query, x_bogus, url_gnarly = signed.signed_query, signed.x_bogus, signed.x_gnarly
-    if answer.x_bogus is not None and answer.x_bogus != x_bogus:
-        raise SelfCheckFailed("the answer's X-Bogus is not the signed URL's")
-    if None not in (answer.x_gnarly, url_gnarly) and answer.x_gnarly != url_gnarly:
-        raise SelfCheckFailed("the answer's X-Gnarly is not the signed URL's")
-    if answer.x_dynosaur is not None and answer.x_dynosaur != signed.x_dynosaur:
-        raise SelfCheckFailed("the answer's X-Dynosaur is not the signed URL's")
+    _same_tokens(answer, signed)
     x_gnarly = url_gnarly or answer.x_gnarly
     if url_gnarly is None and x_gnarly is not None:
         signed = signed._replace(x_gnarly=x_gnarly)
@@ -280,6 +276,16 @@ def check_answer(sent_url: str, body: str, user_agent: str, answer: Answer) -> C
     if ms_token is None:
         ms_token = answer.ms_token or ""
     return Checked(x_bogus, x_gnarly, ms_token, signed.x_dynosaur, verified.build)
+
+
+def _same_tokens(answer: Answer, signed: SignedUrl) -> None:
+    """The tokens an answer names must be its signed URL's (where the URL has them)."""
+    if answer.x_bogus is not None and answer.x_bogus != signed.x_bogus:
+        raise SelfCheckFailed("the answer's X-Bogus is not the signed URL's")
+    if None not in (answer.x_gnarly, signed.x_gnarly) and answer.x_gnarly != signed.x_gnarly:
+        raise SelfCheckFailed("the answer's X-Gnarly is not the signed URL's")
+    if answer.x_dynosaur is not None and answer.x_dynosaur != signed.x_dynosaur:
+        raise SelfCheckFailed("the answer's X-Dynosaur is not the signed URL's")
 
 
 class RemoteProvider:

@@ -1,9 +1,10 @@
 """URL handling shared by the providers: the query as a browser sends it, the signed URL.
 
 A :class:`~providers.typing.SignRequest` splits its URL with :func:`split_url` and
-:func:`browser_query` once; every signed URL that comes back (from the SDK, an upstream,
-any provider the chain checks) is read with the one parser, :func:`parse_signed`, and
-x-tt-params takes its query with :func:`through_x_bogus`, by the same rule.
+:func:`browser_query` once (2026 builds sign :func:`sdk_query` of the raw query); every
+signed URL that comes back (from the SDK, an upstream, any provider the chain checks) is
+read with the one parser, :func:`parse_signed`, and x-tt-params takes its query with
+:func:`through_x_bogus`, by the same rule.
 """
 
 from __future__ import annotations
@@ -43,6 +44,31 @@ def browser_query(query: str) -> str:
             return query
     # Non-ASCII, or an ASCII character a browser escapes: both are _NEEDS_ENCODING's.
     return quote(query, safe=_SAFE)
+
+
+# What build 1.0.0.417 escapes in a URL without any "%": encodeURI's set plus "'".
+_SDK_SAFE = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) not in "\"'<>[\\]^`{|}%")
+_SDK_SAFE_BYTES = _SDK_SAFE.encode()
+_MALFORMED_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+
+def sdk_query(raw_query: str) -> str:
+    r"""The query a 2026 build signs, from the query the page handed it (``raw_query``).
+
+    Without any ``%`` the SDK percent-encodes space, ``" ' < > [ \ ] ^ ` { | }``, the
+    other ASCII controls and every non-ASCII character (as UTF-8) first. With a ``%``
+    escape already there it signs the string as it is, only ``'`` becoming ``%27``
+    (Chromium encodes the rest on the wire afterwards). A ``%`` that does not start an
+    escape of two hex digits makes the SDK throw: ValueError here, as for a lone
+    surrogate.
+    """
+    if "%" in raw_query:
+        if _MALFORMED_ESCAPE.search(raw_query):
+            raise ValueError("the query has a '%' that does not start a percent escape")
+        return raw_query.replace("'", "%27")
+    if raw_query.isascii() and not raw_query.encode().translate(None, _SDK_SAFE_BYTES):
+        return raw_query
+    return quote(raw_query, safe=_SDK_SAFE)
 
 
 def last_param(query: str, name: str) -> str | None:

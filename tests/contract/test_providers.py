@@ -13,12 +13,12 @@ from urllib.parse import urlsplit
 import pytest
 import pytest_asyncio
 
-from providers import registry, selfcheck, xbogus, xgnarly
+from providers import registry, selfcheck, xbogus, xdynosaur, xgnarly
 from providers.config import RemoteConfig
 from providers.errors import ProviderDeclined, ProviderError
 from providers.fake import FakeProvider
 from providers.typing import Provider, SignRequest
-from providers.urls import browser_query, last_param, split_url
+from providers.urls import browser_query, last_param, parse_signed, split_url
 from signer.metrics import Metrics
 from signer.settings import Settings
 from signer.wiring import persona_from, provider_context
@@ -229,9 +229,35 @@ def md5(text: str) -> str:
 
 
 def assert_signs(result: SignResult, body: str, user_agent: str, *, gnarly: bool) -> None:
-    """X-Bogus re-encodes from (signed query, body, UA); X-Gnarly carries their MD5s."""
+    """The signatures cover (signed query, body, UA) as the build that made them does.
+
+    A 2026 build (X-Dynosaur, ``X-Bogus=1``): X-Gnarly carries the MD5s of the query up to
+    X-Bogus, the body and the UA, X-Dynosaur their hashes (the query before X-Dynosaur).
+    A 2025 build: X-Bogus re-encodes from them and X-Gnarly carries their MD5s.
+    """
     query = signed_query(result)
     assert result.signed_url.partition("&X-Bogus=")[2].partition("&")[0] == result.x_bogus
+    if result.x_dynosaur is not None:
+        signed = parse_signed(result.signed_url)
+        assert signed is not None
+        assert (signed.x_bogus, signed.x_dynosaur) == ("1", result.x_dynosaur)
+        verified = selfcheck.verify_http(signed, body, user_agent)
+        assert verified.known
+        assert verified.x_gnarly is not None
+        assert verified.x_dynosaur is not None
+        assert (verified.x_gnarly.get(3), verified.x_gnarly.get(4), verified.x_gnarly.get(5)) == (
+            md5(query),
+            md5(body),
+            md5(user_agent),
+        )
+        assert signed.base_query is not None
+        assert (
+            verified.x_dynosaur.get(0x2B),
+            verified.x_dynosaur.get(0x2E),
+            verified.x_dynosaur.get(0x30),
+        ) == (xdynosaur.fnv(body), xdynosaur.fnv(signed.base_query), xdynosaur.fnv(user_agent))
+        return
+    assert result.x_bogus is not None
     assert xbogus.verify(result.x_bogus, query, body, user_agent)
     if not gnarly:
         assert result.x_gnarly is None
@@ -287,11 +313,22 @@ async def test_a_get_is_signed_and_passes_the_self_check(
     assert_signs(result, "", result.user_agent, gnarly=subject.x_gnarly)
 
 
+def stamped(result: SignResult) -> int:
+    """The signing time a result carries: X-Gnarly field 6 (2026), else X-Bogus's."""
+    if result.x_dynosaur is not None:
+        assert result.x_gnarly is not None
+        seconds = xgnarly.decode(result.x_gnarly).get(6)
+        assert isinstance(seconds, int)
+        return seconds
+    assert result.x_bogus is not None
+    return xbogus.decode(result.x_bogus).timestamp
+
+
 async def test_the_signature_is_stamped_now(provider: Provider) -> None:
-    """The X-Bogus carries the time of signing (no stale or canned token)."""
+    """The signatures carry the time of signing (no stale or canned token)."""
     before = int(time.time())
     result = await provider.sign(SignRequest(URL))
-    assert before - 1 <= xbogus.decode(result.x_bogus).timestamp <= time.time() + 1
+    assert before - 1 <= stamped(result) <= time.time() + 1
 
 
 async def test_the_result_names_the_provider(provider: Provider, subject: Subject) -> None:
@@ -337,7 +374,7 @@ async def test_concurrent_requests_each_get_their_own_signature(
         assert result.signed_url.startswith(url + "&")
         assert selfcheck.problem(result, "") is None
         assert_signs(result, "", result.user_agent, gnarly=subject.x_gnarly)
-    assert len({result.x_bogus for result in results}) == 8
+    assert len({(result.x_bogus, result.x_gnarly) for result in results}) == 8
 
 
 # -- the user agent

@@ -26,12 +26,13 @@ from providers.errors import (
     SelfCheckFailed,
     UpstreamError,
 )
+from providers.native import NativeProvider
 from providers.remote import MAX_RESPONSE_BYTES, RemoteProvider, origin, read_navigator
 from providers.typing import Navigator, PersonaStore, Provider, SignRequest
 from signer.app import make_app
 from signer.metrics import Metrics
 from signer.settings import Settings
-from signer.wiring import provider_context
+from signer.wiring import persona_from, provider_context
 from tests.fakes.upstreams import (
     CARCABOT_TOKEN,
     EULER_TOKEN,
@@ -141,6 +142,7 @@ async def test_signtok_signature_verifies(make_remote: MakeRemote) -> None:
     result = await provider.sign(SignRequest(URL))
     query = signed_query(result.signed_url)
     assert query == f"{URL.split('?', 1)[1]}&_signature={SIGNATURE}"
+    assert result.x_bogus is not None
     assert xbogus.verify(result.x_bogus, query, "", SIGNTOK_UA)
     assert result.signed_url.endswith(f"&X-Bogus={result.x_bogus}")
     assert result.x_gnarly is None
@@ -154,6 +156,7 @@ async def test_query_carrying_an_x_bogus_is_checked_as_signed(make_remote: MakeR
     result = await provider.sign(SignRequest(URL + "&X-Bogus=stale"))
     query = result.signed_url.split("?", 1)[1].rsplit("&X-Bogus=", 1)[0]
     assert query == f"{URL.split('?', 1)[1]}&X-Bogus=stale&_signature={SIGNATURE}"
+    assert result.x_bogus is not None
     assert xbogus.verify(result.x_bogus, query, "", SIGNTOK_UA)
 
 
@@ -206,6 +209,7 @@ async def test_carcabot_signs_with_the_callers_user_agent(make_remote: MakeRemot
     result = await provider.sign(SignRequest(URL, user_agent=ua))
     query = signed_query(result.signed_url)
     assert result.user_agent == ua
+    assert result.x_bogus is not None
     assert xbogus.verify(result.x_bogus, query, "", ua)
     assert result.x_gnarly is not None
     record = xgnarly.decode(result.x_gnarly)
@@ -276,6 +280,7 @@ async def test_euler_signs_a_body(make_remote: MakeRemote) -> None:
     body = '{"a":1}'
     result = await provider.sign(SignRequest(URL, method="POST", body=body))
     query = signed_query(result.signed_url)
+    assert result.x_bogus is not None
     assert xbogus.verify(result.x_bogus, query, body, PERSONA.user_agent)
     assert result.x_gnarly is not None
     assert xgnarly.decode(result.x_gnarly).get(4) == md5(body)
@@ -774,3 +779,63 @@ async def test_our_own_service_is_a_usable_upstream(
     assert result.ms_token == "peer-token"
     assert result.x_gnarly is not None
     assert result.navigator == PERSONA.navigator(PERSONA.user_agent)
+    # The peer signs like TikTok's 2026 SDK (its default build): X-Dynosaur is passed on.
+    assert result.x_bogus == "1"
+    assert result.x_dynosaur is not None
+    assert f"&X-Dynosaur={result.x_dynosaur}&msToken=peer-token&X-Bogus=1&" in result.signed_url
+    assert result.sdk_version == "1.0.0.417"
+
+
+def euler_2026_answer(url: str, user_agent: str) -> dict[str, Any]:
+    """An Euler answer signed like TikTok's 1.0.0.417 SDK (by our native provider)."""
+    native = NativeProvider(PersonaStore(persona_from(Settings())))
+    signed = native.sign_now(SignRequest(url, user_agent=user_agent, ms_token=EULER_TOKEN))
+    return {
+        "code": 200,
+        "message": "ok",
+        "response": {
+            "signedUrl": signed.signed_url,
+            "userAgent": user_agent,
+            "tokens": {
+                "msToken": EULER_TOKEN,
+                "X-Bogus": signed.x_bogus,
+                "X-Gnarly": signed.x_gnarly,
+                "X-Dynosaur": signed.x_dynosaur,
+            },
+        },
+    }
+
+
+async def test_a_2026_upstreams_x_dynosaur_is_passed_through(make_remote: MakeRemote) -> None:
+    """An upstream signing like the 2026 SDK: its X-Dynosaur is checked and passed on."""
+    answer = euler_2026_answer(URL, PERSONA.user_agent)
+    provider = await make_remote(Upstream("euler", answer=answer))
+    result = await provider.sign(SignRequest(URL))
+    tokens = answer["response"]["tokens"]
+    assert (result.x_bogus, result.x_gnarly, result.x_dynosaur) == (
+        "1",
+        tokens["X-Gnarly"],
+        tokens["X-Dynosaur"],
+    )
+    assert result.sdk_version == "1.0.0.417"
+    assert result.signed_url == answer["response"]["signedUrl"]
+
+
+async def test_a_2026_upstreams_tampered_x_dynosaur_is_refused(make_remote: MakeRemote) -> None:
+    """An X-Dynosaur that is not the signed URL's, or that hashes another query, is refused."""
+    answer = euler_2026_answer(URL, PERSONA.user_agent)
+    answer["response"]["tokens"]["X-Dynosaur"] = euler_2026_answer(
+        URL + "&n=1", PERSONA.user_agent
+    )["response"]["tokens"]["X-Dynosaur"]
+    provider = await make_remote(Upstream("euler", answer=answer))
+    with pytest.raises(SelfCheckFailed, match="X-Dynosaur is not the signed URL's"):
+        await provider.sign(SignRequest(URL))
+    other = euler_2026_answer(URL + "&n=1", PERSONA.user_agent)
+    swapped = euler_2026_answer(URL, PERSONA.user_agent)
+    mine = swapped["response"]
+    foreign = other["response"]["tokens"]["X-Dynosaur"]
+    mine["signedUrl"] = mine["signedUrl"].replace(mine["tokens"]["X-Dynosaur"], foreign)
+    del mine["tokens"]["X-Dynosaur"]
+    provider = await make_remote(Upstream("euler", answer=swapped))
+    with pytest.raises(SelfCheckFailed, match="remote up"):
+        await provider.sign(SignRequest(URL))

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 from urllib.parse import quote, unquote
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -18,9 +20,11 @@ from providers.urls import (
     join_url,
     last_param,
     parse_signed,
+    sdk_query,
     split_url,
     through_x_bogus,
 )
+from tests.support import load_vectors
 
 BASE = "https://www.tiktok.com/api/x/"
 
@@ -190,3 +194,67 @@ def test_through_x_bogus_keeps_a_stale_x_bogus() -> None:
     """A caller's X-Bogus stays inside; the query ends after the last one's value."""
     url = f"{BASE}?a=1&X-Bogus=stale&msToken=&X-Bogus=fresh&X-Gnarly=g"
     assert through_x_bogus(url) == "a=1&X-Bogus=stale&msToken=&X-Bogus=fresh"
+
+
+HTTP_417: list[dict[str, Any]] = load_vectors("sdk-1.0.0.417-http.json")["vectors"]
+
+
+@pytest.mark.parametrize("vector", HTTP_417, ids=[v["id"] for v in HTTP_417])
+def test_sdk_query_is_what_build_417_signs(vector: dict[str, Any]) -> None:
+    """sdk_query(the page's query) is the query the SDK hashed (before X-Dynosaur)."""
+    assert sdk_query(vector["request_query"]) == vector["base_query"]
+    prefix = f"{vector['base_query']}&" if vector["base_query"] else ""
+    assert vector["signed_query"].startswith(prefix + "X-Dynosaur=")
+
+
+def test_the_vectors_cover_both_rewriting_rules() -> None:
+    """Some vector was rewritten by the SDK, and some went out on the wire re-encoded."""
+    assert any(v["sdk_rewrote_query"] for v in HTTP_417)
+    assert not all(v["wire_equals_signed"] for v in HTTP_417)
+
+
+@pytest.mark.parametrize(
+    ("raw", "signed"),
+    [
+        ("a=1&b=two", "a=1&b=two"),
+        ("", ""),
+        (
+            "q=a b\"c'd<e>f[g\\h]i^j`k{l|m}n",
+            "q=a%20b%22c%27d%3Ce%3Ef%5Bg%5Ch%5Di%5Ej%60k%7Bl%7Cm%7Dn",
+        ),
+        ("tz=America/Sao_Paulo&x=(1;2,3)!*~@:$+=", "tz=America/Sao_Paulo&x=(1;2,3)!*~@:$+="),
+        ("q=Größe 東京", "q=Gr%C3%B6%C3%9Fe%20%E6%9D%B1%E4%BA%AC"),
+        ("q=\x01\x7f", "q=%01%7F"),
+        ("q=%20a b'c é", "q=%20a b%27c é"),
+        ("q=%7b%7D", "q=%7b%7D"),
+    ],
+)
+def test_sdk_query_rules(raw: str, signed: str) -> None:
+    """No '%': escape the SDK's set and non-ASCII; with one: raw, only ' becomes %27."""
+    assert sdk_query(raw) == signed
+
+
+@pytest.mark.parametrize("raw", ["q=%", "q=%2", "q=%zz", "a=1&b=50%&c", "q=%2g"])
+def test_sdk_query_refuses_a_malformed_escape(raw: str) -> None:
+    """A '%' that starts no escape of two hex digits makes the SDK throw."""
+    with pytest.raises(ValueError, match="percent escape"):
+        sdk_query(raw)
+
+
+def test_sdk_query_refuses_a_lone_surrogate() -> None:
+    """A string that is not Unicode text cannot be encoded (the SDK throws too)."""
+    with pytest.raises(ValueError, match="surrogate"):
+        sdk_query("q=\ud800")
+
+
+@given(st.text(max_size=60))
+def test_sdk_query_is_idempotent_and_leaves_no_character_it_escapes(text: str) -> None:
+    """Once signed, a query signs as itself; nothing of the escaped set survives the rule."""
+    try:
+        signed = sdk_query(text)
+    except ValueError:
+        return
+    assert sdk_query(signed) == signed
+    if "%" not in text:
+        assert not set(signed) & set(" \"'<>[\\]^`{|}")
+        assert signed.isascii()

@@ -189,17 +189,19 @@ def test_carcabot_order_is_the_carcabot_wire_order() -> None:
 
 @st.composite
 def records(draw: st.DrawFn) -> list[Field]:
-    """Random records: unique ids in random order, string or integer values, field 0 right."""
+    """Random records: unique ids in random order, any values, fields 0 and 16 right."""
     ids = draw(st.lists(st.integers(min_value=0, max_value=40), unique=True, max_size=20))
     fields: list[Field] = []
     for field_id in ids:
         if field_id in xgnarly.STRING_FIELD_IDS:
             text = draw(st.text(max_size=40))
             fields.append(Field(field_id, len(text.encode()), text))
-        elif field_id != 0:
+        elif field_id not in {0, 16}:
             width = draw(st.integers(min_value=1, max_value=8))
             value = draw(st.integers(min_value=0, max_value=256**width - 1))
             fields.append(Field(field_id, width, value))
+    if 16 in ids:
+        fields.insert(ids.index(16), Field(16, 8, xgnarly.field_16(fields)))
     if 0 in ids:
         fields.insert(ids.index(0), Field(0, 8, _int_xor(fields)))
     return fields
@@ -463,3 +465,211 @@ def test_session_record_rejects_counters_over_16_bits() -> None:
         record.encode(
             "q", "", "ua", timestamp=0, requests_seen=70000, requests_signed=1, random32=0
         )
+
+
+# 5.3.2 (webmssdk 1.0.0.417): fetch/XHR and socket tokens of TikTok's own SDK.
+HTTP_417: list[dict[str, Any]] = load_vectors("sdk-1.0.0.417-http.json")["vectors"]
+WS_417: list[dict[str, Any]] = load_vectors("sdk-1.0.0.417-ws.json")["vectors"]
+VECTORS_417 = [*HTTP_417, *WS_417]
+vectors_417 = pytest.mark.parametrize("vector", VECTORS_417, ids=[v["id"] for v in VECTORS_417])
+
+
+def _signed_input(vector: dict[str, Any]) -> tuple[str, str]:
+    """What fields 3 and 4 hash: the query up to X-Bogus (or the socket query), the body."""
+    if "xgnarly_query" in vector:
+        return vector["xgnarly_query"], vector["body"]
+    return vector["X-MS-Q"], vector["X-MS-STUB"]
+
+
+def _fields_417(vector: dict[str, Any]) -> tuple[Field, ...]:
+    return tuple(Field(*entry) for entry in vector["x_gnarly_decoded"]["decoded_fields"])
+
+
+@vectors_417
+def test_532_decode_gives_vector_fields_key_and_rounds(vector: dict[str, Any]) -> None:
+    """A 5.3.2 token decodes to the vector's 17 fields in wire order, key, position, rounds."""
+    decoded = vector["x_gnarly_decoded"]
+    token = xgnarly.decode(vector["expected_x_gnarly"])
+    assert token.fields == _fields_417(vector)
+    assert sorted(f.id for f in token.fields) == list(xgnarly.FIELD_IDS_532)
+    assert (token.key.hex(), token.insert_pos, token.rounds) == (
+        decoded["embedded_key_hex"],
+        decoded["insert_pos"],
+        decoded["rounds"],
+    )
+
+
+@vectors_417
+def test_532_reencoding_the_decoded_form_reproduces_the_token(vector: dict[str, Any]) -> None:
+    """encode_fields(decoded fields in wire order, embedded key) is the SDK token."""
+    key = bytes.fromhex(vector["x_gnarly_decoded"]["embedded_key_hex"])
+    assert xgnarly.encode_fields(_fields_417(vector), key=key) == vector["expected_x_gnarly"]
+
+
+@vectors_417
+def test_532_fields_hash_the_inputs_and_carry_the_time(vector: dict[str, Any]) -> None:
+    """Fields 3, 4, 5 are MD5s of the signed query, body and UA; 6 is the pinned second."""
+    query, body = _signed_input(vector)
+    token = xgnarly.decode(vector["expected_x_gnarly"])
+    assert (token.get(3), token.get(4), token.get(5), token.get(6)) == (
+        _md5(query),
+        _md5(body),
+        _md5(vector["user_agent"]),
+        vector["pinned_timestamp_s"],
+    )
+    assert (token.get(9), token.get(10), token.get(11)) == ("5.3.2", "1.0.0.417", 1)
+
+
+@vectors_417
+def test_532_field_16_and_field_0_checksums(vector: dict[str, Any]) -> None:
+    """Field 16 XORs fields 1-15 (strings as 4-byte words); field 0 XORs every integer."""
+    fields = _fields_417(vector)
+    by_id = {f.id: f.value for f in fields}
+    words = [
+        int.from_bytes(v.encode()[:4], "big") if isinstance(v, str) else v
+        for i, v in by_id.items()
+        if 1 <= i <= 15
+    ]
+    assert by_id[16] == reduce(xor, words, 0)
+    assert by_id[0] == _int_xor(fields)
+
+
+@vectors_417
+def test_build_fields_532_rebuilds_the_sdk_token(vector: dict[str, Any]) -> None:
+    """build_fields_532 from the request, the page's nonce and the counters is the SDK token."""
+    query, body = _signed_input(vector)
+    decoded = xgnarly.decode(vector["expected_x_gnarly"])
+    # The n-th fetch/XHR of a page: n seen, n signed; the socket signer writes zeros.
+    index = vector.get("request_index_in_page", 0) if "xgnarly_query" in vector else 0
+    fields = xgnarly.build_fields_532(
+        query,
+        body,
+        vector["user_agent"],
+        timestamp=vector["pinned_timestamp_s"],
+        canvas=3666844619,
+        envcode=1089 if vector["ua_label"] != "linux_chrome" else 65,
+        ubcode=14,
+        nonce=_int_field(decoded, 8),  # the page's microsecond-clock nonce
+        sdk_version="5.3.2",
+        sdk_build="1.0.0.417",
+        requests_seen=index,
+        requests_signed=index,
+        order=[f.id for f in decoded.fields],
+    )
+    key = bytes.fromhex(vector["x_gnarly_decoded"]["embedded_key_hex"])
+    assert xgnarly.encode_fields(fields, key=key) == vector["expected_x_gnarly"]
+
+
+def test_build_fields_532_rejects_order_that_is_not_a_permutation() -> None:
+    """A 5.3.2 order must name all 17 ids once."""
+    with pytest.raises(ValueError, match="permutation"):
+        xgnarly.build_fields_532(
+            "q", "", "ua", timestamp=1, canvas=1, envcode=65, ubcode=14, nonce=1,
+            sdk_version="5.3.2", sdk_build="1.0.0.417", requests_seen=1, requests_signed=1,
+            order=xgnarly.ASCENDING_ORDER,
+        )  # fmt: skip
+
+
+def test_build_fields_532_rejects_a_wide_envcode() -> None:
+    """The envcode is a 2-byte field."""
+    with pytest.raises(ValueError, match="16 bits"):
+        xgnarly.build_fields_532(
+            "q", "", "ua", timestamp=1, canvas=1, envcode=0x10000, ubcode=14, nonce=1,
+            sdk_version="5.3.2", sdk_build="1.0.0.417", requests_seen=1, requests_signed=1,
+            order=xgnarly.FIELD_IDS_532,
+        )  # fmt: skip
+
+
+def test_decode_rejects_wrong_field_16() -> None:
+    """A 5.3.2 record whose field 16 is not the XOR of fields 1-15 is refused."""
+    fields = list(_fields_417(HTTP_417[0]))
+    at = next(i for i, f in enumerate(fields) if f.id == 16)
+    fields[at] = Field(16, 4, fields[at].value ^ 1)  # type: ignore[operator]
+    at0 = next(i for i, f in enumerate(fields) if f.id == 0)
+    fields[at0] = Field(0, 4, _int_xor(fields))  # field 0 still right
+    token = xgnarly.encode_fields(fields, key=KEY)
+    with pytest.raises(TokenDecodeError, match="field 16"):
+        xgnarly.decode(token)
+    assert xgnarly.decode(token, verify_checksum=False).get(16) == fields[at].value
+
+
+def test_random_order_takes_the_532_ids() -> None:
+    """random_order shuffles the 17 ids of 5.3.2 when asked."""
+    order = xgnarly.random_order(random.Random(1), xgnarly.FIELD_IDS_532)
+    assert sorted(order) == list(range(17))
+    assert order != xgnarly.FIELD_IDS_532
+
+
+SESSION_532 = st.fixed_dictionaries(
+    {
+        "canvas": st.integers(0, 2**32 - 1),
+        "envcode": st.integers(0, 0xFFFF),
+        "ubcode": st.integers(0, 0xFFFF),
+        "nonce": st.integers(0, 2**31 - 1),
+        "sdk_version": st.sampled_from(["5.3.2", "5.3.1", "5.4"]),
+        "sdk_build": st.sampled_from(["1.0.0.417", "2.0.0.561", "9"]),
+        "seed": st.integers(0, 2**16),
+    }
+)
+
+
+@settings(max_examples=60)
+@given(
+    texts=st.tuples(st.text(max_size=300), st.text(max_size=100), st.text(max_size=80)),
+    session=SESSION_532,
+    timestamp=st.integers(0, 2**32 - 1),
+    counters=st.tuples(st.integers(0, 0x7FFF), st.integers(0, 0x7FFF)),
+    key=st.binary(min_size=48, max_size=48),
+)
+def test_session_record_532_equals_build_fields_532(
+    texts: tuple[str, str, str],
+    session: dict[str, Any],
+    timestamp: int,
+    counters: tuple[int, int],
+    key: bytes,
+) -> None:
+    """The prepared 5.3.2 layout gives byte for byte what build_fields_532 gives."""
+    order = xgnarly.random_order(random.Random(session.pop("seed")), xgnarly.FIELD_IDS_532)
+    record = xgnarly.SessionRecord532(order=order, **session)
+    seen, signed = counters
+    fast = record.encode(
+        *texts, timestamp=timestamp, requests_seen=seen, requests_signed=signed, key=key
+    )
+    fields = xgnarly.build_fields_532(
+        *texts, timestamp=timestamp, requests_seen=seen, requests_signed=signed, order=order,
+        **session,
+    )  # fmt: skip
+    assert fast == xgnarly.encode_fields(fields, key=key)
+    assert xgnarly.decode(fast).fields == tuple(fields)
+
+
+@vectors_417
+def test_session_record_532_reproduces_the_sdk_token(vector: dict[str, Any]) -> None:
+    """The session fast path with the page's values gives the SDK's token."""
+    query, body = _signed_input(vector)
+    decoded = xgnarly.decode(vector["expected_x_gnarly"])
+    record = xgnarly.SessionRecord532(
+        canvas=_int_field(decoded, 7),
+        envcode=_int_field(decoded, 1),
+        ubcode=_int_field(decoded, 2),
+        nonce=_int_field(decoded, 8),
+        sdk_version="5.3.2",
+        sdk_build="1.0.0.417",
+        order=[f.id for f in decoded.fields],
+    )
+    seen = _int_field(decoded, 12)
+    token = record.encode(
+        query, body, vector["user_agent"], timestamp=vector["pinned_timestamp_s"],
+        requests_seen=seen, requests_signed=_int_field(decoded, 13) - seen, key=decoded.key,
+    )  # fmt: skip
+    assert token == vector["expected_x_gnarly"]
+
+
+def test_session_record_532_rejects_counters_over_16_bits() -> None:
+    """Field 13 (seen + signed) past 65535 cannot be written."""
+    record = xgnarly.SessionRecord532(
+        canvas=1, envcode=65, ubcode=14, nonce=5, sdk_version="5.3.2", sdk_build="1.0.0.417",
+        order=xgnarly.FIELD_IDS_532,
+    )  # fmt: skip
+    with pytest.raises(ValueError, match="does not fit"):
+        record.encode("q", "", "ua", timestamp=0, requests_seen=40000, requests_signed=40000)

@@ -122,7 +122,9 @@ def service(tmp_path: Path) -> Iterator[Service]:
 def test_serve_signs_and_stops_gracefully_on_sigterm(service: Service) -> None:
     """The real process signs, logs JSON lines, and exits 0 on SIGTERM."""
     body = get_json(f"{service.base}/signature", URL.encode())
-    assert body["data"]["x-bogus"].startswith("DFSz")
+    assert body["data"]["x-bogus"] == "1"
+    assert body["data"]["sdk_version"] == "1.0.0.417"
+    assert body["data"]["x-dynosaur"]
     assert service.stop() == 0
     events = [event["event"] for event in service.events()]
     assert events.index("provider_started") < events.index("server_started")

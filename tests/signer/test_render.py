@@ -58,10 +58,13 @@ def test_renderings_kept_are_bounded() -> None:
 
 
 def test_x_tt_params_covers_the_query_up_to_x_bogus(result: SignResult) -> None:
-    """The signed query, msToken and X-Bogus, then is_encryption; never X-Gnarly."""
+    """The signed query to X-Bogus (X-Dynosaur, msToken), then is_encryption; never X-Gnarly."""
     token = render.x_tt_params(result)
     assert token is not None
-    assert xttparams.decrypt(token) == f"aid=1988&msToken=&X-Bogus={result.x_bogus}&is_encryption=1"
+    assert result.x_bogus == "1"
+    assert xttparams.decrypt(token) == (
+        f"aid=1988&X-Dynosaur={result.x_dynosaur}&msToken=&X-Bogus=1&is_encryption=1"
+    )
 
 
 def test_x_tt_params_of_a_url_signed_with_x_bogus_alone(result: SignResult) -> None:
@@ -87,3 +90,6 @@ def test_answer_carries_both_spellings(result: SignResult) -> None:
     assert answer["status"] == "ok"
     assert (data["X-Bogus"], data["X-Gnarly"]) == (result.x_bogus, result.x_gnarly)
     assert (data["x-bogus"], data["x-gnarly"]) == (result.x_bogus, result.x_gnarly)
+    assert result.x_dynosaur is not None
+    assert data["X-Dynosaur"] == data["x-dynosaur"] == result.x_dynosaur
+    assert data["sdk_version"] == "1.0.0.417"

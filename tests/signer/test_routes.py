@@ -6,10 +6,13 @@ import hashlib
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
+import pytest
 import structlog
 
-from providers import xbogus, xgnarly, xttparams
+from providers import selfcheck, xttparams
+from providers.errors import SelfCheckFailed
 from providers.fake import FakeProvider
+from providers.urls import parse_signed
 from signer.settings import Settings
 
 if TYPE_CHECKING:
@@ -30,6 +33,25 @@ def signed_params(signed_url: str) -> list[tuple[str, str]]:
     return parse_qsl(urlsplit(signed_url).query, keep_blank_values=True)
 
 
+def verified(data: dict[str, Any], body: str = "") -> selfcheck.Verified:
+    """The answer's tokens checked as TikTok's 1.0.0.417 SDK writes them (the default build)."""
+    signed = parse_signed(data["signed_url"])
+    assert signed is not None
+    assert (signed.x_bogus, signed.x_gnarly, signed.x_dynosaur) == (
+        data["X-Bogus"],
+        data["X-Gnarly"],
+        data["X-Dynosaur"],
+    )
+    result = selfcheck.verify_http(signed, body, data["navigator"]["user_agent"])
+    assert result.build == data["sdk_version"] == "1.0.0.417"
+    return result
+
+
+def signed_query_of(data: dict[str, Any]) -> str:
+    """What X-Gnarly field 3 hashes: the query up to ``&X-Bogus=``."""
+    return str(data["signed_url"].split("?", 1)[1].split("&X-Bogus=", 1)[0])
+
+
 async def test_health_reports_each_provider(client: Client) -> None:
     """/health lists the configured providers and is ok when all are ready."""
     response = await client.get("/health")
@@ -43,32 +65,33 @@ async def test_health_reports_each_provider(client: Client) -> None:
 
 
 async def test_signature_text_plain_signs_the_url(client: Client) -> None:
-    """SignTok form: a text/plain URL gives a decodable X-Bogus over the signed query."""
+    """SignTok form: a text/plain URL gives the default build's tokens over its query."""
     response = await client.post("/signature", data=URL, headers={"Content-Type": "text/plain"})
     assert response.status == 200
     body = await response.json()
     data = body["data"]
     assert body["status"] == "ok"
-    assert data["X-Bogus"] == data["x-bogus"]
+    assert data["X-Bogus"] == data["x-bogus"] == "1"
     assert data["X-Gnarly"] == data["x-gnarly"]
-    signed_query = data["signed_url"].split("?", 1)[1].split("&X-Bogus=", 1)[0]
+    assert data["X-Dynosaur"] == data["x-dynosaur"]
+    signed_query = signed_query_of(data)
     assert signed_query.endswith("&msToken=")
-    ua = data["navigator"]["user_agent"]
-    assert xbogus.verify(data["X-Bogus"], signed_query, "", ua)
-    token = xgnarly.decode(data["X-Gnarly"])
+    token = verified(data).x_gnarly
+    assert token is not None
     assert token.get(3) == hashlib.md5(signed_query.encode()).hexdigest()
     assert data["signature"] is None
     assert isinstance(body["response_time_ms"], float)
 
 
 async def test_signed_url_keeps_the_query_and_appends_in_sdk_order(client: Client) -> None:
-    """The signed URL is the original query + msToken + X-Bogus + X-Gnarly, nothing else."""
+    """The signed URL is the original query + X-Dynosaur, msToken, X-Bogus, X-Gnarly."""
     response = await client.post("/signature", data=URL, headers={"Content-Type": "text/plain"})
     data = (await response.json())["data"]
     params = signed_params(data["signed_url"])
     original = parse_qsl(urlsplit(URL).query)
     assert params[: len(original)] == original
-    assert [name for name, _ in params[len(original) :]] == ["msToken", "X-Bogus", "X-Gnarly"]
+    appended = [name for name, _ in params[len(original) :]]
+    assert appended == ["X-Dynosaur", "msToken", "X-Bogus", "X-Gnarly"]
     assert data["signed_url"].startswith("https://www.tiktok.com/api/post/item_list/?")
 
 
@@ -79,8 +102,9 @@ async def test_signature_json_carcabot_form_uses_given_user_agent(client: Client
     data = (await response.json())["data"]
     assert data["navigator"]["user_agent"] == ua
     assert data["navigator"]["browser_version"] == ua.removeprefix("Mozilla/")
-    signed_query = data["signed_url"].split("?", 1)[1].split("&X-Bogus=", 1)[0]
-    assert xbogus.verify(data["x-bogus"], signed_query, "", ua)
+    token = verified(data).x_gnarly
+    assert token is not None
+    assert token.get(5) == hashlib.md5(ua.encode()).hexdigest()
 
 
 async def test_ms_token_in_url_is_appended_again(client: Client) -> None:
@@ -90,11 +114,12 @@ async def test_ms_token_in_url_is_appended_again(client: Client) -> None:
     )
     data = (await response.json())["data"]
     assert data["msToken"] == "abc"
-    assert "&msToken=abc&msToken=abc&X-Bogus=" in data["signed_url"]
+    assert "&msToken=abc&X-Dynosaur=" in data["signed_url"]
+    assert "&msToken=abc&X-Bogus=1&X-Gnarly=" in data["signed_url"]
 
 
 async def test_sign_post_with_body_and_explicit_token(client: Client) -> None:
-    """/sign: the body is hashed into X-Bogus and the given msToken is appended."""
+    """/sign: the body is hashed into both tokens and the given msToken is appended."""
     body = '{"aweme_id":"7300000000000000000","type":1}'
     response = await client.post(
         "/sign",
@@ -102,12 +127,12 @@ async def test_sign_post_with_body_and_explicit_token(client: Client) -> None:
     )
     assert response.status == 200
     data = (await response.json())["data"]
-    signed_query = data["signed_url"].split("?", 1)[1].split("&X-Bogus=", 1)[0]
-    assert signed_query.endswith("&msToken=tok_1")
-    ua = data["navigator"]["user_agent"]
-    assert xbogus.verify(data["X-Bogus"], signed_query, body, ua)
-    assert not xbogus.verify(data["X-Bogus"], signed_query, "", ua)
-    assert xgnarly.decode(data["X-Gnarly"]).get(4) == hashlib.md5(body.encode()).hexdigest()
+    assert signed_query_of(data).endswith("&msToken=tok_1")
+    token = verified(data, body).x_gnarly
+    assert token is not None
+    assert token.get(4) == hashlib.md5(body.encode()).hexdigest()
+    with pytest.raises(SelfCheckFailed):
+        verified(data, "")
 
 
 async def test_sign_room_url(client: Client) -> None:
@@ -115,7 +140,9 @@ async def test_sign_room_url(client: Client) -> None:
     room = "https://webcast.tiktok.com/webcast/room/info/?aid=1988&room_id=7300000000000000001"
     response = await client.post("/sign", json={"room_url": room})
     data = (await response.json())["data"]
-    assert data["signed_url"].startswith(room + "&msToken=&X-Bogus=DFSz")
+    assert data["signed_url"].startswith(room + "&X-Dynosaur=")
+    assert "&msToken=&X-Bogus=1&X-Gnarly=" in data["signed_url"]
+    verified(data)
 
 
 async def test_sign_non_ascii_query_is_percent_encoded_like_a_browser(client: Client) -> None:
@@ -124,7 +151,8 @@ async def test_sign_non_ascii_query_is_percent_encoded_like_a_browser(client: Cl
         "/sign", json={"url": "https://www.tiktok.com/api/search/?aid=1988&keyword=café"}
     )
     data = (await response.json())["data"]
-    assert "keyword=caf%C3%A9&msToken=&X-Bogus=" in data["signed_url"]
+    assert "keyword=caf%C3%A9&X-Dynosaur=" in data["signed_url"]
+    verified(data)
 
 
 async def test_navigator_matches_the_persona(client: Client, persona: Persona) -> None:
@@ -143,8 +171,8 @@ async def test_navigator_matches_the_persona(client: Client, persona: Persona) -
         "screen_height": persona.screen_height,
     }
     response = await client.post("/sign", json={"url": URL})
-    fields = xbogus.decode((await response.json())["data"]["x-bogus"])
-    assert (fields.flags, fields.canvas) == (persona.flags, persona.canvas)
+    result = verified((await response.json())["data"])
+    assert (result.flags, result.canvas) == (persona.flags, persona.canvas)
 
 
 async def test_request_id_is_echoed_and_generated(client: Client) -> None:
@@ -197,12 +225,12 @@ async def test_each_app_has_its_own_registry(make_client: MakeClient) -> None:
 
 
 async def test_x_tt_params_is_the_signed_query_up_to_x_bogus(client: Client) -> None:
-    """x-tt-params decrypts to the query as signed, msToken and X-Bogus included."""
+    """x-tt-params decrypts to the query as signed, X-Dynosaur to X-Bogus included."""
     response = await client.post("/sign", json={"url": URL, "ms_token": "t"})
     data = (await response.json())["data"]
     query = urlsplit(URL).query
     assert xttparams.decrypt(data["x-tt-params"]) == (
-        f"{query}&msToken=t&X-Bogus={data['x-bogus']}&is_encryption=1"
+        f"{query}&X-Dynosaur={data['X-Dynosaur']}&msToken=t&X-Bogus=1&is_encryption=1"
     )
 
 

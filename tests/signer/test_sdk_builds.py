@@ -30,10 +30,15 @@ DEFAULTS = Settings(sdk_cache_dir=REPO / "data" / "sdk")
 SOCKET_BASE = "wss://webcast-ws.tiktok.com/webcast/im/ws_proxy/ws_reuse_supplement/"
 
 
+def absolute(url: str) -> str:
+    """A vector's request URL as a caller sends it (a relative one on the web origin)."""
+    return url if url.startswith("https://") else WWW + url
+
+
 def http_request(vector: dict[str, Any]) -> dict[str, Any]:
     """The /sign request of a vector: its URL on the TikTok origin, method, body, UA, token."""
     request: dict[str, Any] = {
-        "url": WWW + vector["request_url"],
+        "url": absolute(vector["request_url"]),
         "method": vector["method"],
         "user_agent": vector["user_agent"],
         "ms_token": vector["localstorage_xmst"] or "",
@@ -53,7 +58,7 @@ async def check_http(client: Client, vector: dict[str, Any]) -> dict[str, Any]:
     assert data["X-Dynosaur"] == data["x-dynosaur"]
     signed = parse_signed(data["signed_url"])
     assert signed is not None
-    assert signed.base == WWW + vector["request_url"].split("?", 1)[0]
+    assert signed.base == absolute(vector["request_url"]).split("?", 1)[0]
     # The SDK's rewriting rule: the query it signs is the vector's.
     assert signed.base_query == vector["base_query"]
     assert signed.signed_query == (
