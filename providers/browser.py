@@ -60,8 +60,7 @@ import structlog
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import async_playwright
 
-from providers import profiles, sdk, xbogus, xgnarly
-from providers._hash import md5_hex
+from providers import profiles, sdk
 from providers.errors import (
     Overloaded,
     ProviderConfigError,
@@ -69,10 +68,8 @@ from providers.errors import (
     ProviderStartFailed,
     ProviderUnavailable,
     SelfCheckFailed,
-    TokenDecodeError,
 )
-from providers.gnarly_cipher import KEY_SIZE, keystream
-from providers.selfcheck import verify_signatures
+from providers.selfcheck import verify_http, verify_ws
 from providers.typing import (
     NoEvents,
     ProviderHealth,
@@ -89,8 +86,8 @@ if TYPE_CHECKING:
 
     from providers.config import BrowserConfig
     from providers.profiles import Profile
+    from providers.selfcheck import Verified
     from providers.typing import PersonaStore, ProviderContext, ProviderEvents
-    from providers.urls import SignedUrl
 
 log = structlog.get_logger("providers.browser")
 
@@ -587,8 +584,10 @@ class BrowserProvider:
         event, a warning when a page first shows it. Its environment is not published: the
         native provider cannot imitate a build it has no profile for.
         """
-        build = clean_build(verified.build) or "unknown"
-        known = verified.profile is not None
+        profile = verified.profile
+        # A known build by its profile's name (5.1.3's tokens name 1.0.0.328), else as named.
+        build = clean_build(verified.build if profile is None else profile.build) or "unknown"
+        known = profile is not None
         if (slot.build, slot.known) != (build, known):
             slot.build, slot.known = build, known
             if known:
@@ -598,7 +597,6 @@ class BrowserProvider:
             else:
                 log.warning("sdk_unknown_build", build=build, line=self._expected_line(slot))
         self._events.sdk_build_seen(self.name, build, known=known)
-        profile = verified.profile
         if not publish or profile is None or verified.flags is None or verified.canvas is None:
             return
         if self._personas.publish(
@@ -961,143 +959,6 @@ def presented(user_agent: str) -> tuple[str, str | None, dict[str, Any] | None]:
         data |= {key: metadata[key] for key in ("fullVersionList", "platformVersion")}
         data |= {"architecture": metadata["architecture"], "bitness": metadata["bitness"]}
     return (user_agent, navigator_platform(user_agent), data)
-
-
-# -- the self-check by profile
-# Until the codecs branch lands providers.selfcheck.verify_http / verify_ws (same names, same
-# Verified), this private copy stands in for them; it goes when they land.
-
-
-@dataclass(frozen=True, slots=True)
-class Verified:
-    """What a checked signature showed: its build's profile (None: unknown) and environment."""
-
-    profile: Profile | None
-    build: str | None
-    gnarly_version: str | None
-    envcode: int | None
-    ubcode: int | None
-    canvas: int | None
-    flags: tuple[int, int, int] | None
-    x_gnarly: xgnarly.XGnarlyToken | None
-    x_dynosaur: dict[int, bytes] | None
-
-    @property
-    def known(self) -> bool:
-        """Whether the build has a profile."""
-        return self.profile is not None
-
-
-_U32 = 0xFFFFFFFF
-
-
-def _fnv(text: str) -> int:
-    value = 2166136260
-    for byte in text.encode():
-        value = ((((value ^ byte) * 16777619) & _U32) * 33) & _U32
-    return value
-
-
-def _dynosaur_records(token: str) -> dict[int, bytes]:
-    try:
-        raw = xgnarly._BASE64.decode(token)  # noqa: SLF001 - the shared envelope (temporary)
-    except ValueError as exc:
-        raise TokenDecodeError(f"X-Dynosaur is not valid Base64: {exc}") from exc
-    if len(raw) < 2 + KEY_SIZE or raw[0] != xgnarly.MAGIC:
-        raise TokenDecodeError("X-Dynosaur has no envelope")
-    payload = raw[1:]
-    length = len(payload) - KEY_SIZE
-    at = sum(payload) % (length + 1)
-    key = payload[at : at + KEY_SIZE]
-    cipher = payload[:at] + payload[at + KEY_SIZE :]
-    stream = keystream(key, length)
-    plain = (int.from_bytes(cipher) ^ int.from_bytes(stream)).to_bytes(length)
-    records: dict[int, bytes] = {}
-    index = 0
-    while index < len(plain):
-        if index + 3 > len(plain):
-            raise TokenDecodeError("X-Dynosaur record ends inside a header")
-        tag, size = plain[index], int.from_bytes(plain[index + 1 : index + 3], "big")
-        value = plain[index + 3 : index + 3 + size]
-        if len(value) != size:
-            raise TokenDecodeError("X-Dynosaur record runs past the end")
-        records[tag] = value
-        index += 3 + size
-    return records
-
-
-def _dynosaur_hash(records: dict[int, bytes], tag: int) -> int | None:
-    value = records.get(tag)
-    return None if value is None or len(value) != 4 else int.from_bytes(value, "big")
-
-
-def _verified(record: xgnarly.XGnarlyToken, flags: tuple[int, int, int] | None) -> Verified:
-    version = record.get(9)
-    build = record.get(10)
-    profile = profiles.by_gnarly_version(version, build)
-    if flags is None:
-        envcode, ubcode = record.get(1), record.get(2)
-        if isinstance(envcode, int) and isinstance(ubcode, int):
-            flags = (envcode >> 8, envcode & 0xFF, ubcode)
-    canvas = record.get(7)
-    return Verified(
-        profile=profile,
-        build=profile.build if profile is not None else (None if build is None else str(build)),
-        gnarly_version=None if version is None else str(version),
-        envcode=None if flags is None else profiles.envcode(flags),
-        ubcode=None if flags is None else flags[2],
-        canvas=canvas if isinstance(canvas, int) else None,
-        flags=flags,
-        x_gnarly=record,
-        x_dynosaur=None,
-    )
-
-
-def _gnarly(token: str) -> xgnarly.XGnarlyToken:
-    try:
-        return xgnarly.decode(token)
-    except TokenDecodeError as exc:
-        raise SelfCheckFailed(f"X-Gnarly does not decode: {exc}") from None
-
-
-def verify_http(signed: SignedUrl, body: str, user_agent: str) -> Verified:
-    """Check every hash a signed URL's tokens carry; SelfCheckFailed when one does not match."""
-    if signed.x_dynosaur is None:
-        record = verify_signatures(
-            signed.signed_query, body, user_agent, signed.x_bogus, signed.x_gnarly
-        )
-        if record is None:
-            raise SelfCheckFailed("the signed URL carries no X-Gnarly")
-        return _verified(record, xbogus.decode(signed.x_bogus).flags)
-    if signed.x_gnarly is None:
-        raise SelfCheckFailed("the signed URL carries no X-Gnarly")
-    record = _gnarly(signed.x_gnarly)
-    if (record.get(3), record.get(4), record.get(5)) != (
-        md5_hex(signed.signed_query),
-        md5_hex(body),
-        md5_hex(user_agent),
-    ):
-        raise SelfCheckFailed("X-Gnarly does not hash the signed query, body and UA")
-    try:
-        records = _dynosaur_records(signed.x_dynosaur)
-    except TokenDecodeError as exc:
-        raise SelfCheckFailed(f"X-Dynosaur does not decode: {exc}") from None
-    hashes = tuple(_dynosaur_hash(records, tag) for tag in (0x2B, 0x2E, 0x30))
-    if hashes != (_fnv(body), _fnv(signed.base_query or ""), _fnv(user_agent)):
-        raise SelfCheckFailed("X-Dynosaur does not hash the query, body and UA")
-    return dataclasses.replace(_verified(record, None), x_dynosaur=records)
-
-
-def verify_ws(query: str, user_agent: str, x_gnarly: str) -> Verified:
-    """Check a socket X-Gnarly: it must hash the query as signed, an empty body and the UA."""
-    record = _gnarly(x_gnarly)
-    if (record.get(3), record.get(4), record.get(5)) != (
-        md5_hex(query),
-        md5_hex(""),
-        md5_hex(user_agent),
-    ):
-        raise SelfCheckFailed("X-Gnarly does not hash the socket query and UA")
-    return _verified(record, None)
 
 
 def clean_build(build: object) -> str | None:

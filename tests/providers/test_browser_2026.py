@@ -460,8 +460,13 @@ async def test_unknown_build_is_served_and_flagged(monkeypatch: pytest.MonkeyPat
     await provider.start()
     try:
         published = store.current
-        unknown = {build: p for build, p in profiles.PROFILES.items() if build != BUILD}
-        monkeypatch.setattr(profiles, "PROFILES", unknown)
+        # The 1.0.0.417 profile removed; the newest known build stays a 2026 one (a
+        # stand-in "1.0.0.400"), whose rules judge the unknown build's tokens.
+        known = {build: p for build, p in profiles.PROFILES.items() if build != BUILD}
+        older = dataclasses.replace(
+            profiles.get(BUILD), build="1.0.0.400", gnarly_build="1.0.0.400"
+        )
+        monkeypatch.setattr(profiles, "PROFILES", {**known, older.build: older})
         result = await provider.sign(SignRequest(url=f"{ORIGIN}/api/x/?aid=1988"))
         socket = await provider.sign(SignRequest(url=f"{SOCKET}?aid=1988", kind="ws"))
         health = provider.health().details
