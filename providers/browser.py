@@ -11,9 +11,25 @@ A signature is a ``fetch`` through the SDK's interceptor, caught by a stub under
 or XHR leaves the page; one the SDK hands down changed (beyond percent-encoding and its
 appended parameters) is declined, never sent. Requests wait in one queue; a page
 that comes free takes everything waiting (up to ``SIGNER_BROWSER_BATCH_MAX``) and signs it
-in one ``evaluate`` round trip. Every result is checked with the native codecs before it
-is returned; the flags, canvas and version strings the SDK writes are published to the
-native provider, so the fallback signs as the same browser.
+in one ``evaluate`` round trip.
+
+Which SDK build a page runs is a :class:`~providers.profiles.Profile`: in ``file`` mode the
+configured one (``SIGNER_SDK_VERSION``), in ``live`` mode whatever the site serves,
+recognised from the version strings inside its tokens. The profile says which paths the
+SDK signs (others are declined before a page sees them), how the page is handed the URL
+(2026 builds rewrite the caller's query themselves, so they get it as written) and whether
+the page has a socket signer: ``wss://`` URLs (``kind == "ws"``) are signed by the signer
+``byted_acrawler.registerWsSigner()`` returns, taken once per page. The appended
+parameters are read by name. Every result is checked with the native codecs before it is
+returned (every hash its tokens carry: query, body, user agent): a build without profile
+whose tokens check out is served and flagged (``/health``, ``ProviderEvents``), a token
+whose hashes do not match is refused. The flags, canvas, version strings and build the SDK
+writes are published to the native provider, so the fallback signs as the same browser.
+
+The page presents one browser: the persona's user agent, its ``navigator.platform`` and a
+``navigator.userAgentData`` derived from the user agent (TikTok's 2026 SDK sets bit
+``0x400`` of its envcode when the platform disagrees with the user agent). A request with
+its own user agent is signed with the platform and ``userAgentData`` of that browser.
 
 The queue is bounded (``queue_max``): a request that finds it full, or that waits for a
 page until the chain's sign timeout would be near, is declined as ``Overloaded`` (the next
@@ -30,19 +46,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import importlib.resources
 import os
 import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, Literal, NoReturn
+from urllib.parse import quote
 
 import structlog
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import async_playwright
 
-from providers import sdk, xbogus
+from providers import profiles, sdk
 from providers.errors import (
     Overloaded,
     ProviderConfigError,
@@ -51,7 +69,7 @@ from providers.errors import (
     ProviderUnavailable,
     SelfCheckFailed,
 )
-from providers.selfcheck import verify_signatures
+from providers.selfcheck import verify_http, verify_ws
 from providers.typing import (
     NoEvents,
     ProviderHealth,
@@ -67,6 +85,8 @@ if TYPE_CHECKING:
     from playwright.async_api import Browser, BrowserContext, Page, Playwright, Route
 
     from providers.config import BrowserConfig
+    from providers.profiles import Profile
+    from providers.selfcheck import Verified
     from providers.typing import PersonaStore, ProviderContext, ProviderEvents
 
 log = structlog.get_logger("providers.browser")
@@ -78,20 +98,26 @@ PAGE_HTML = (
     "<!doctype html><html><head><meta charset='utf-8'><title>TikTok</title>"
     f"<script src='{SDK_PATH}'></script></head><body></body></html>"
 )
-# The SDK signs fetches to these paths once init() has run (DESIGN: /api/* and /webcast/*).
-INIT_SDK_JS = """() => {
+# The SDK signs fetches to the profile's paths once init() has run (/api/ and /webcast/).
+INIT_SDK_JS = """(paths) => {
   try {
     window.byted_acrawler.init({aid: 1988, dfp: true, boe: false, intercept: true,
-                                enablePathList: ['/api/', '/webcast/']});
+                                enablePathList: paths});
   } catch (error) {
-    // Offline it throws "cacheOpts[aid] has not bee initialized", after installing the
-    // interceptor: that is expected and harmless.
+    // Offline the 2025 builds throw "cacheOpts[aid] has not bee initialized", after
+    // installing the interceptor: that is expected and harmless.
     return String(error);
   }
   return null;
 }"""
 READY_JS = "() => Boolean(window.byted_acrawler && window.__signer)"
+SETUP_JS = "() => window.__signer.setup()"
+SIGN_JS = "(jobs) => window.__signer.sign(jobs)"
 PROBE_PATH = "/api/signer/probe/?aid=1988"
+#: What ``encodeURIComponent`` leaves as it is (the socket URL's X-Gnarly is written so).
+URI_COMPONENT_SAFE = "-_.!~*'()"
+#: A build string as reported (health, metrics, logs): digits and dots, this long at most.
+BUILD_CHARS = 24
 LIVE_BLOCKED = frozenset({"image", "media", "font", "stylesheet"})
 LAUNCH_ARGS = (
     "--disable-gpu",
@@ -135,7 +161,11 @@ class PageUnusable(PlaywrightError):
 
 @dataclass(slots=True)
 class Job:
-    """One request waiting for a page."""
+    """One request waiting for a page.
+
+    For ``http`` ``url`` is what the page fetches; for ``ws`` it is the raw query the
+    socket signer signs, and ``base`` the socket URL before ``?``.
+    """
 
     url: str
     method: str
@@ -143,9 +173,16 @@ class Job:
     user_agent: str | None
     token: str | None
     future: asyncio.Future[SignResult]
+    kind: Literal["http", "ws"] = "http"
+    base: str = ""
     tries: int = 0
     #: Declines the job as overloaded if no page has taken it by the queue timeout.
     expiry: asyncio.TimerHandle | None = None
+
+    def payload(self) -> list[Any]:
+        """The job as ``window.__signer.sign`` takes it (``browser_capture.js``)."""
+        browser = None if self.user_agent is None else presented(self.user_agent)
+        return [self.kind, self.url, self.method, self.body, browser]
 
 
 @dataclass(slots=True)
@@ -156,7 +193,13 @@ class Slot:
     created_at: float
     token: str
     signatures: int = 0
-    sdk_version: str | None = None
+    #: The build its tokens name (sanitised), once one was signed; whether it has a profile.
+    build: str | None = None
+    known: bool = True
+    #: The build's profile: the configured one in file mode, the recognised one in live mode.
+    profile: Profile | None = None
+    #: Whether the page holds a socket signer (``registerWsSigner``).
+    ws: bool = False
     replacement: asyncio.Task[None] | None = None
     idle: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -217,6 +260,16 @@ class BrowserProvider:
         self._closing = False
         self.browser_pid: int | None = None
         self.stats = PoolStats()
+        #: The configured build's profile (file mode); in live mode the build is what the
+        #: site serves, recognised from the tokens of each page (``Slot.profile``).
+        self._profile: Profile | None = None
+        if config.sdk_source == "file":
+            try:
+                self._profile = profiles.get(config.sdk_version)
+            except KeyError as exc:
+                raise ProviderConfigError(f"invalid setting sdk_version: {exc.args[0]}") from None
+        #: The profile live pages were last seen to run (None: none recognised yet).
+        self._live_profile: Profile | None = None
 
     @classmethod
     def from_context(cls, context: ProviderContext, name: str = NAME) -> BrowserProvider:
@@ -310,14 +363,19 @@ class BrowserProvider:
         state = self._state
         if state == "ready" and ready < len(self._slots):
             state = "degraded" if ready else "starting"
-        versions = {slot.sdk_version for slot in self._slots if slot and slot.sdk_version}
+        slots = [slot for slot in self._slots if slot is not None and slot.build is not None]
+        builds = sorted({slot.build for slot in slots if slot.build is not None})
+        unknown = sorted({slot.build for slot in slots if slot.build and not slot.known})
         return ProviderHealth(
             name=self.name,
             state=state,
             last_error=self._last_error,
             details={
                 "sdk_source": self.config.sdk_source,
-                "sdk_version": ", ".join(sorted(versions)) or None,
+                # The build the pages' tokens name; an unknown one (no profile) is served
+                # because its hashes check out, and shown here until no page runs it.
+                "sdk_version": ", ".join(builds) or None,
+                "unknown_build": ", ".join(unknown) or None,
                 "pages": len(self._slots),
                 "pages_ready": ready,
                 "pages_busy": sum(1 for slot in self._slots if slot is not None and slot.busy),
@@ -346,14 +404,9 @@ class BrowserProvider:
         waiting = self._queue.qsize()
         if waiting >= self.config.queue_max:
             raise Overloaded(f"the browser queue is full ({waiting} waiting for a page)")
-        token = requested_token(request.ms_token, request.query)
-        user_agent = request.user_agent
-        if user_agent == self._persona.user_agent:
-            user_agent = None
         loop = asyncio.get_running_loop()
         future: asyncio.Future[SignResult] = loop.create_future()
-        url = join_url(request.base, request.query)
-        job = Job(url, request.method, request.body, user_agent, token, future)
+        job = self._job(request, future)
         expiry = loop.call_later(self._queue_timeout_s, _expire, job, self._queue_timeout_s)
         job.expiry = expiry
         self._queue.put_nowait(job)
@@ -364,6 +417,61 @@ class BrowserProvider:
             # will sign it): the timer (re-armed on a retry) has nothing left to decline.
             if job.expiry is not None:
                 job.expiry.cancel()
+
+    def _job(self, request: SignRequest, future: asyncio.Future[SignResult]) -> Job:
+        """The page's job for ``request``; ProviderDeclined when the build cannot sign it."""
+        profile = self._expected_profile()
+        user_agent = request.user_agent
+        if user_agent == self._persona.user_agent:
+            user_agent = None
+        if request.kind == "ws":
+            if profile is not None and not profile.socket_signer:
+                raise ProviderDeclined(f"SDK build {profile.build} has no socket signer")
+            return Job(request.query, "GET", "", user_agent, None, future, "ws", request.base)
+        if profile is not None and not profile.signs_path(_path_of(request.base)):
+            raise ProviderDeclined(_unsigned_path(profile))
+        if user_agent is not None and (profile is None or profile.x_dynosaur):
+            # X-Dynosaur hashes the UA the SDK read when it loaded, whatever the page
+            # presents later: a 2026 page signs HTTP only as its own browser.
+            raise ProviderDeclined(
+                "a 2026 SDK page signs HTTP requests only with the persona's user agent"
+            )
+        if profile is not None and profile.rewrites_url:
+            # A 2026 build rewrites the URL itself (urls.sdk_query): it gets it as written.
+            url = join_url(request.base, request.raw_query)
+        else:
+            url = join_url(request.base, request.query)
+        token = requested_token(request.ms_token, request.query)
+        return Job(url, request.method, request.body, user_agent, token, future)
+
+    async def in_page_rate(self, requests: Sequence[SignRequest], count: int) -> float:
+        """Signatures per second of one page signing ``count`` requests in an in-page loop.
+
+        The in-page limit the benchmark compares the pool with: no round trip, no queue,
+        no check (the requests are taken in turn). Run it on an idle pool.
+        """
+        slot = self._slots[0]
+        if slot is None:
+            raise ProviderUnavailable("the browser provider has no page open")
+        future: asyncio.Future[SignResult] = asyncio.get_running_loop().create_future()
+        jobs = [self._job(request, future).payload() for request in requests]
+        slot.idle.clear()
+        try:
+            elapsed_ms: float = await slot.page.evaluate(
+                "([jobs, n]) => window.__signer.loop(jobs, n)", [jobs, count]
+            )
+        finally:
+            slot.idle.set()
+        return count / (elapsed_ms / 1000)
+
+    def _expected_profile(self) -> Profile | None:
+        """The profile a request is prepared for: the configured build, or the one live pages run.
+
+        In live mode, before any page has signed, the newest known line is assumed.
+        """
+        if self._profile is not None:
+            return self._profile
+        return self._live_profile or profiles.newest()
 
     async def _work(self, index: int) -> None:
         """One page's loop: take a batch, sign it, keep the page healthy."""
@@ -406,69 +514,111 @@ class BrowserProvider:
         slot.idle.clear()
         try:
             async with asyncio.timeout(self.config.batch_timeout_s):
-                urls: list[str] = await slot.page.evaluate(
-                    "(jobs) => window.__signer.sign(jobs)",
-                    [[job.url, job.method, job.body, job.user_agent] for job in jobs],
+                outputs: list[str] = await slot.page.evaluate(
+                    SIGN_JS, [job.payload() for job in jobs]
                 )
         finally:
             slot.idle.set()
         slot.signatures += len(jobs)
         self.stats.signatures += len(jobs)
-        for job, signed in zip(jobs, urls, strict=True):
+        for job, output in zip(jobs, outputs, strict=True):
             if job.future.done():
                 continue
             try:
-                job.future.set_result(self._result(slot, job, signed))
+                job.future.set_result(self._result(slot, job, output))
             except (ProviderDeclined, SelfCheckFailed) as exc:
                 job.future.set_exception(exc)
 
-    def _result(self, slot: Slot, job: Job, signed: str) -> SignResult:
-        """Split the SDK's URL, check it with the native codecs, build the result."""
-        if signed.startswith("!"):
-            raise ProviderDeclined(f"the SDK did not sign this request: {signed[1:]}")
-        parsed = parse_signed(signed)
+    def _result(self, slot: Slot, job: Job, output: str) -> SignResult:
+        """Read what the page produced, check it with the native codecs, build the result."""
+        if output.startswith("!"):
+            raise ProviderDeclined(f"the SDK did not sign this request: {output[1:]}")
+        user_agent = job.user_agent or self._persona.user_agent
+        if job.kind == "ws":
+            return self._ws_result(slot, job, output, user_agent)
+        parsed = parse_signed(output)
         # The URL comes back as it went when the SDK does not sign its path, even when the
         # caller's query carries tokens of its own.
-        if signed == job.url or parsed is None or parsed.x_gnarly is None:
+        if output == job.url or parsed is None or parsed.x_gnarly is None:
             raise ProviderDeclined("the SDK did not sign this path (not an /api/ or /webcast/ URL)")
-        user_agent = job.user_agent or self._persona.user_agent
-        self._check(
-            slot, parsed.signed_query, job.body, user_agent, parsed.x_bogus, parsed.x_gnarly
-        )
+        try:
+            verified = verify_http(parsed, job.body, user_agent)
+        except SelfCheckFailed as exc:
+            self._self_check_failed(exc.message)
+        self._observe(slot, verified, publish=job.user_agent is None)
         return SignResult(
-            signed_url=signed,
+            signed_url=output,
             x_bogus=parsed.x_bogus,
             x_gnarly=parsed.x_gnarly,
             ms_token=slot.token,
             user_agent=user_agent,
             navigator=self._persona.navigator(user_agent),
             provider=self.name,
+            x_dynosaur=parsed.x_dynosaur,
+            sdk_version=slot.build,
         )
 
-    def _check(
-        self, slot: Slot, query: str, body: str, user_agent: str, x_bogus: str, x_gnarly: str
-    ) -> None:
-        """The self-check, then publish what the SDK was seen to write."""
+    def _ws_result(self, slot: Slot, job: Job, token: str, user_agent: str) -> SignResult:
+        """A socket signature: the query as signed (spaces as %20) and its X-Gnarly."""
         try:
-            record = verify_signatures(query, body, user_agent, x_bogus, x_gnarly)
+            verified = verify_ws(job.url, user_agent, token)
         except SelfCheckFailed as exc:
             self._self_check_failed(exc.message)
-        fields = xbogus.decode(x_bogus)
-        version = str(record.get(9)) if record is not None else ""
-        build_field = record.get(10) if record is not None else None
-        build = None if build_field is None else str(build_field)
-        if slot.sdk_version is None:
-            slot.sdk_version = f"{version} ({build})" if build else version
+        self._observe(slot, verified, publish=job.user_agent is None)
+        query = job.url.replace(" ", "%20")
+        return SignResult(
+            signed_url=f"{job.base}?{query}&X-Gnarly={quote(token, safe=URI_COMPONENT_SAFE)}",
+            x_bogus=None,
+            x_gnarly=token,
+            ms_token="",
+            user_agent=user_agent,
+            navigator=self._persona.navigator(user_agent),
+            provider=self.name,
+            sdk_version=slot.build,
+        )
+
+    def _observe(self, slot: Slot, verified: Verified, *, publish: bool) -> None:
+        """Note the build a page's tokens name; publish what a known build wrote to the persona.
+
+        A build without profile is served (its hashes matched) and flagged: health, the
+        event, a warning when a page first shows it. Its environment is not published: the
+        native provider cannot imitate a build it has no profile for.
+        """
+        profile = verified.profile
+        # A known build by its profile's name (5.1.3's tokens name 1.0.0.328), else as named.
+        build = clean_build(verified.build if profile is None else profile.build) or "unknown"
+        known = profile is not None
+        if (slot.build, slot.known) != (build, known):
+            slot.build, slot.known = build, known
+            if known:
+                slot.profile = verified.profile
+                if self.config.sdk_source == "live":
+                    self._live_profile = verified.profile
+            else:
+                log.warning("sdk_unknown_build", build=build, line=self._expected_line(slot))
+        self._events.sdk_build_seen(self.name, build, known=known)
+        if not publish or profile is None or verified.flags is None or verified.canvas is None:
+            return
         if self._personas.publish(
-            flags=fields.flags, canvas=fields.canvas, gnarly_version=version, gnarly_build=build
+            flags=verified.flags,
+            canvas=verified.canvas,
+            gnarly_version=profile.gnarly_version,
+            gnarly_build=profile.gnarly_build,
+            sdk_build=profile.build,
         ):
             log.info(
                 "persona_published",
-                flags=list(fields.flags),
-                canvas=fields.canvas,
-                gnarly_version=version,
-                gnarly_build=build,
+                flags=list(verified.flags),
+                envcode=verified.envcode,
+                canvas=verified.canvas,
+                gnarly_version=profile.gnarly_version,
+                gnarly_build=profile.gnarly_build,
+                sdk_build=profile.build,
             )
+
+    def _expected_line(self, slot: Slot) -> int | None:
+        profile = slot.profile or self._expected_profile()
+        return None if profile is None else profile.line
 
     def _self_check_failed(self, reason: str) -> NoReturn:
         # Counted for /health here; the chain decides whether the page or the request's own
@@ -589,22 +739,33 @@ class BrowserProvider:
         try:
             persona = self._persona
             if self.config.persona_user_agent:
+                # The persona's browser: its UA, its platform, the userAgentData of its UA.
+                override: dict[str, Any] = {
+                    "userAgent": persona.user_agent,
+                    "platform": persona.platform,
+                    "acceptLanguage": persona.language,
+                }
+                metadata = user_agent_metadata(persona.user_agent)
+                if metadata is not None:
+                    override["userAgentMetadata"] = metadata
+                # The session stays attached: Chromium drops its overrides when it detaches
+                # (navigator.platform would fall back to Linux's while the UA stays).
                 cdp = await context.new_cdp_session(page)
-                await cdp.send(
-                    "Emulation.setUserAgentOverride",
-                    {
-                        "userAgent": persona.user_agent,
-                        "platform": persona.platform,
-                        "acceptLanguage": persona.language,
-                    },
-                )
-                await cdp.detach()
+                await cdp.send("Emulation.setUserAgentOverride", override)
             await page.goto(self.config.origin + "/", wait_until="domcontentloaded")
             await page.wait_for_function(READY_JS, timeout=self.config.start_timeout_s * 1000)
-            if self.config.sdk_source == "file":
-                await page.evaluate(INIT_SDK_JS)
+            profile = self._profile
+            if profile is not None:  # file mode: the page is ours, so is the SDK's init
+                await page.evaluate(INIT_SDK_JS, list(profile.signed_paths))
+            setup: dict[str, Any] = await page.evaluate(SETUP_JS)
             token = await page.evaluate("() => localStorage.getItem('xmst') || ''")
-            slot = Slot(page=page, created_at=time.monotonic(), token=token)
+            slot = Slot(
+                page=page,
+                created_at=time.monotonic(),
+                token=token,
+                profile=profile,
+                ws=bool(setup.get("ws")),
+            )
             if self.config.probe_on_open:
                 await self._probe(slot)
         except BaseException:
@@ -620,9 +781,7 @@ class BrowserProvider:
         the native provider before the first real request.
         """
         probe = f"{self.config.origin}{PROBE_PATH}"
-        (signed,) = await slot.page.evaluate(
-            "(jobs) => window.__signer.sign(jobs)", [[probe, "GET", "", None]]
-        )
+        (signed,) = await slot.page.evaluate(SIGN_JS, [["http", probe, "GET", "", None]])
         future: asyncio.Future[SignResult] = asyncio.get_running_loop().create_future()
         try:
             self._result(slot, Job(probe, "GET", "", None, None, future), signed)
@@ -665,6 +824,10 @@ class BrowserProvider:
         browser.on("disconnected", self._on_disconnected)
         self._browser = browser
         self.browser_pid = _find_pid(marker)
+        return await self._new_context(browser, self.config.init_scripts)
+
+    async def _new_context(self, browser: Browser, init_scripts: Sequence[str]) -> BrowserContext:
+        """A browser context for the persona: routed, with ``init_scripts`` before the capture."""
         persona = self._persona
         context = await browser.new_context(
             user_agent=persona.user_agent if self.config.persona_user_agent else None,
@@ -675,7 +838,7 @@ class BrowserProvider:
             service_workers="block",
         )
         await context.route("**/*", self._route)
-        for script in self.config.init_scripts:
+        for script in init_scripts:
             await context.add_init_script(script)
         await context.add_init_script(CAPTURE_JS)
         return context
@@ -709,6 +872,114 @@ class BrowserProvider:
             await route.abort()
         else:
             await route.fallback()
+
+
+# -- the browser a page presents
+
+
+#: ``navigator.platform`` and ``userAgentData.platform`` by the OS a user agent names, first
+#: match wins (what Chrome, Edge and Safari report on each).
+_OPERATING_SYSTEMS = (
+    ("Windows NT", "Win32", "Windows"),
+    ("Android", "Linux armv81", "Android"),
+    ("CrOS", "Linux x86_64", "Chrome OS"),
+    ("iPhone", "iPhone", "iOS"),
+    ("iPad", "iPad", "iOS"),
+    ("Macintosh", "MacIntel", "macOS"),
+    ("Linux", "Linux x86_64", "Linux"),
+)
+#: The brand a Chromium-based browser adds to "Chromium", by its user-agent token.
+_BRANDS = (("Edg/", "Microsoft Edge"), ("OPR/", "Opera"), ("Chrome/", "Google Chrome"))
+_CHROME_VERSION = re.compile(r"(?:Chrome|Chromium)/(\d+)((?:\.\d+)*)")
+# Chromium's GREASE brand (components/embedder_support/user_agent_utils.cc), seeded by the
+# major version: "Not" + c1 + "A" + c2 + "Brand", one of three versions, one of six orders.
+_GREASE_CHARS = (" ", "(", ":", "-", ".", "/", ")", ";", "=", "?", "_")
+_GREASE_VERSIONS = ("8", "99", "24")
+_GREASE_ORDERS = ((0, 1, 2), (0, 2, 1), (1, 0, 2), (1, 2, 0), (2, 0, 1), (2, 1, 0))
+
+
+def navigator_platform(user_agent: str) -> str | None:
+    """The ``navigator.platform`` of the browser ``user_agent`` names (None: no OS named)."""
+    for marker, platform, _ in _OPERATING_SYSTEMS:
+        if marker in user_agent:
+            return platform
+    return None
+
+
+def _brand_list(seed: int, brand: str, version: str) -> list[dict[str, str]]:
+    order = _GREASE_ORDERS[seed % len(_GREASE_ORDERS)]
+    grease = {
+        "brand": f"Not{_GREASE_CHARS[seed % 11]}A{_GREASE_CHARS[(seed + 1) % 11]}Brand",
+        "version": _GREASE_VERSIONS[seed % 3] + version[len(str(seed)) :],
+    }
+    brands: list[dict[str, str]] = [{}, {}, {}]
+    brands[order[0]] = grease
+    brands[order[1]] = {"brand": "Chromium", "version": version}
+    brands[order[2]] = {"brand": brand, "version": version}
+    return brands
+
+
+@functools.lru_cache(maxsize=64)
+def user_agent_metadata(user_agent: str) -> dict[str, Any] | None:
+    """What ``navigator.userAgentData`` holds in the browser ``user_agent`` names.
+
+    The shape of CDP's ``Emulation.UserAgentMetadata``; None for a browser without
+    ``userAgentData`` (Safari, Firefox: only Chromium-based browsers have it).
+    """
+    version = _CHROME_VERSION.search(user_agent)
+    if version is None or "CriOS/" in user_agent:
+        return None
+    major = int(version.group(1))
+    brand = next(name for marker, name in _BRANDS if marker in user_agent or marker == "Chrome/")
+    system = next((entry for entry in _OPERATING_SYSTEMS if entry[0] in user_agent), None)
+    mobile = "Mobile" in user_agent
+    return {
+        "brands": _brand_list(major, brand, str(major)),
+        "fullVersionList": _brand_list(major, brand, f"{major}{version.group(2) or '.0.0.0'}"),
+        "platform": "" if system is None else system[2],
+        "platformVersion": "",
+        "architecture": "" if mobile else "x86",
+        "model": "",
+        "mobile": mobile,
+        "bitness": "" if mobile else "64",
+        "wow64": False,
+    }
+
+
+@functools.lru_cache(maxsize=64)
+def presented(user_agent: str) -> tuple[str, str | None, dict[str, Any] | None]:
+    """A request's own browser as a page presents it: user agent, platform, userAgentData.
+
+    A user agent that names no OS keeps the page's platform (None).
+    """
+    metadata = user_agent_metadata(user_agent)
+    data = None
+    if metadata is not None:
+        data = {key: metadata[key] for key in ("brands", "mobile", "platform")}
+        data |= {key: metadata[key] for key in ("fullVersionList", "platformVersion")}
+        data |= {"architecture": metadata["architecture"], "bitness": metadata["bitness"]}
+    return (user_agent, navigator_platform(user_agent), data)
+
+
+def clean_build(build: object) -> str | None:
+    """A build string fit for health, metrics and logs: digits and dots, short; None if none."""
+    text = re.sub(r"[^0-9.]", "", str(build))[:BUILD_CHARS] if build is not None else ""
+    return text or None
+
+
+def _unsigned_path(profile: Profile) -> str:
+    """Why a request to a path the build does not sign is declined."""
+    signed = ", ".join(profile.signed_paths)
+    unsigned = ", ".join(profile.unsigned_paths)
+    but = f", not {unsigned}" if unsigned else ""
+    return f"the SDK does not sign this path (build {profile.build} signs {signed}{but})"
+
+
+def _path_of(base: str) -> str:
+    """The path of an absolute URL without its query (``/`` when it has none)."""
+    scheme = base.find("://")
+    at = base.find("/", scheme + 3 if scheme != -1 else 0)
+    return "/" if at == -1 else base[at:]
 
 
 def _expire(job: Job, waited_s: float) -> None:

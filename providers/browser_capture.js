@@ -1,15 +1,24 @@
 // tiktok-signer: installed into every page before any page script runs.
 //
 // TikTok's SDK wraps window.fetch and XMLHttpRequest once byted_acrawler.init() has run:
-// a request to an enabled path leaves the wrapper with msToken, X-Bogus and X-Gnarly
-// appended. This script puts stubs *under* those wrappers. While a job is being signed,
-// no fetch and no XHR leaves the page: the one that is the job's (same method, origin and
-// path, the query asked for followed by what the SDK appended) is recorded and answered
-// with an empty JSON response; any other is refused. A job whose request never arrives,
-// or arrives changed, is an error for that job, never a real request: the SDK
-// percent-encodes what a browser would not ([ ] { } | ^ ` \ and non-ASCII paths), a site
-// script may rewrite URLs, and the caller's method and body must never reach TikTok from
-// this machine. Outside a job (the site's own traffic in live mode) both pass untouched.
+// a request to an enabled path leaves the wrapper with its parameters appended (msToken,
+// X-Bogus and X-Gnarly; 2026 builds X-Dynosaur first). This script puts stubs *under*
+// those wrappers. While a job is being signed, no fetch and no XHR leaves the page: the one
+// that is the job's (same method, origin and path, the query asked for followed by what
+// the SDK appended) is recorded and answered with an empty JSON response; any other is
+// refused. A job whose request never arrives, or arrives changed, is an error for that
+// job, never a real request: the SDK percent-encodes what a browser would not ([ ] { } | ^
+// ` \ and non-ASCII paths), a site script may rewrite URLs, and the caller's method and
+// body must never reach TikTok from this machine. Outside a job (the site's own traffic in
+// live mode) both pass untouched.
+//
+// Socket jobs (2026 builds) go to the signer byted_acrawler.registerWsSigner() returns:
+// that call is one-shot (the function deletes itself), so setup() makes it once per page
+// and the signer stays in this closure.
+//
+// A job may carry its own user agent: for that job navigator.userAgent, navigator.platform
+// and navigator.userAgentData present that browser (the SDK reads the first two on every
+// signature), then the page's own are back.
 (() => {
   "use strict";
   if (window.__signer) return;
@@ -161,17 +170,58 @@
     }, 0);
   }
 
-  const uaDescriptor = Object.getOwnPropertyDescriptor(Navigator.prototype, "userAgent");
+  // The page's own navigator, put back after every job that presents another browser.
+  const NAVIGATOR_PROPS = ["userAgent", "platform", "userAgentData"];
+  const ownNavigator = NAVIGATOR_PROPS.map((name) => [
+    name,
+    Object.getOwnPropertyDescriptor(Navigator.prototype, name),
+  ]);
 
-  async function signOne(url, method, body, userAgent) {
-    const override = userAgent !== null && userAgent !== navigator.userAgent;
-    if (override) {
-      // The SDK reads navigator.userAgent on every request (it hashes it).
-      Object.defineProperty(Navigator.prototype, "userAgent", {
+  // What navigator.userAgentData shows for a job's browser (undefined: not a Chromium).
+  function uaData(data) {
+    if (data === null) return undefined;
+    const low = { brands: data.brands, mobile: data.mobile, platform: data.platform };
+    return Object.freeze({
+      brands: data.brands,
+      mobile: data.mobile,
+      platform: data.platform,
+      getHighEntropyValues: (hints) => {
+        const out = { ...low };
+        for (const hint of hints || []) if (hint in data) out[hint] = data[hint];
+        return Promise.resolve(out);
+      },
+      toJSON: () => low,
+    });
+  }
+
+  // Present another browser for the length of one job: [userAgent, platform, uaData].
+  function present(browser) {
+    const [userAgent, platform, data] = browser;
+    const values = { userAgent, platform, userAgentData: uaData(data) };
+    for (const [name, own] of ownNavigator) {
+      if (name === "platform" && platform === null) continue; // the UA names no OS
+      if (own === undefined && name === "userAgentData" && values[name] === undefined) continue;
+      Object.defineProperty(Navigator.prototype, name, {
         configurable: true,
-        get: () => userAgent,
+        enumerable: own ? own.enumerable : true,
+        get: () => values[name],
       });
     }
+  }
+
+  function restore() {
+    for (const [name, own] of ownNavigator) {
+      if (own === undefined) delete Navigator.prototype[name];
+      else Object.defineProperty(Navigator.prototype, name, own);
+    }
+  }
+
+  // Errors carry no URL: they end up in logs and in the chain's causes.
+  function failed(error) {
+    return "!" + String(error).replace(/\w[\w+.-]*:\/\/\S*/g, "<url>");
+  }
+
+  async function signHttp(url, method, body) {
     const job = { url, method: method.toUpperCase(), asked: null, captured: null, refused: 0 };
     let failure = null;
     state.job = job;
@@ -181,31 +231,89 @@
       failure = error;
     } finally {
       state.job = null;
-      if (override) Object.defineProperty(Navigator.prototype, "userAgent", uaDescriptor);
     }
-    // Errors carry no URL: they end up in logs and in the chain's causes.
     if (job.captured !== null) return job.captured;
     if (job.refused > 0) return "!the request the SDK produced is not the one asked; refused";
-    if (failure !== null) return "!" + String(failure).replace(/\w[\w+.-]*:\/\/\S*/g, "<url>");
+    if (failure !== null) return failed(failure);
     return "!not intercepted";
+  }
+
+  // The socket signer of this page (see setup), or null.
+  let wsSigner = null;
+
+  function signWs(query) {
+    if (wsSigner === null) return "!this SDK build has no socket signer";
+    // No request may leave while the signer runs: a job no request can match.
+    state.job = { url: "\u0000", method: "\u0000", asked: null, captured: null, refused: 0 };
+    try {
+      const out = wsSigner({ "X-MS-Q": query, "X-MS-STUB": "" });
+      const token = out && out["X-Gnarly"];
+      return typeof token === "string" && token !== "" ? token : "!the socket signer gave no X-Gnarly";
+    } catch (error) {
+      return failed(error);
+    } finally {
+      state.job = null;
+    }
+  }
+
+  // After the SDK's init: take the page's socket signer, once. Returns what the page has.
+  function setup() {
+    const sdk = window.byted_acrawler;
+    if (wsSigner === null && sdk && typeof sdk.registerWsSigner === "function") {
+      try {
+        const signer = sdk.registerWsSigner();
+        if (typeof signer === "function") wsSigner = signer;
+      } catch (error) {
+        wsSigner = null;
+      }
+    }
+    return { ws: wsSigner !== null };
+  }
+
+  // One job: ["http", url, method, body, browser | null] or ["ws", query, "", "", browser |
+  // null], where browser is [userAgent, platform, uaData | null]. Returns the URL the SDK
+  // produced (http), the X-Gnarly (ws), or "!" followed by the error.
+  async function signOne(job) {
+    const [kind, url, method, body, browser] = job;
+    if (browser !== null) present(browser);
+    try {
+      return kind === "ws" ? signWs(url) : await signHttp(url, method, body);
+    } finally {
+      if (browser !== null) restore();
+    }
   }
 
   // One batch at a time: a job must never see another job's requests.
   let tail = Promise.resolve();
 
-  // Sign a batch: jobs are [url, method, body, userAgent | null]. Returns, per job, the
-  // URL the SDK produced, or "!" followed by the error.
+  // Sign a batch of jobs (see signOne), in order.
   function sign(jobs) {
     const run = tail.then(async () => {
       const out = [];
-      for (const [url, method, body, userAgent] of jobs) {
-        out.push(await signOne(url, method, body, userAgent));
-      }
+      for (const job of jobs) out.push(await signOne(job));
       return out;
     });
     tail = run.catch(() => undefined);
     return run;
   }
 
-  Object.defineProperty(window, "__signer", { value: Object.freeze({ sign }), enumerable: false });
+  // The in-page limit: sign n jobs (taken from jobs in turn) in one loop, with no round trip
+  // between them; returns the milliseconds spent (the benchmark compares the pool with it).
+  function loop(jobs, n) {
+    const run = tail.then(async () => {
+      const started = performance.now();
+      for (let i = 0; i < n; i += 1) {
+        const out = await signOne(jobs[i % jobs.length]);
+        if (out.startsWith("!")) throw new Error(out.slice(1));
+      }
+      return performance.now() - started;
+    });
+    tail = run.catch(() => undefined);
+    return run;
+  }
+
+  Object.defineProperty(window, "__signer", {
+    value: Object.freeze({ sign, setup, loop }),
+    enumerable: false,
+  });
 })();

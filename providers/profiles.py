@@ -144,6 +144,17 @@ PROFILES: Mapping[str, Profile] = {
         unsigned_paths=("/webcast/im/fetch",),
         init_throws=False,
         rewrites_url=True,
+        # Measured with the browser provider (Debian Chromium 156, headless, stealth): a
+        # Windows (Win32), macOS (MacIntel) or Linux (Linux x86_64) Chrome UA on the
+        # platform a real browser of that UA reports writes envcode 65, ubcode 14, for
+        # HTTP and socket signatures alike; the same UA left on Chromium's Linux platform
+        # writes 1089 (0x400). The SDK reads navigator.platform, navigator.plugins and
+        # navigator.webdriver on every signature and the user agent once, at load; it does
+        # not read navigator.userAgentData. Other bits seen: 0x08 navigator.webdriver, 0x12
+        # a plugins list that is not Chromium's own (e.g. empty). 0x40 and 0x01 stayed set
+        # under every change tried (window.chrome, WebGL renderer, plugins, outer size,
+        # Notification, connection, cookies, history, focus, call stack, init options): a
+        # real browser's value for them could not be measured offline.
         flags=(0, 65, 14),
         canvas=_CANVAS,
     ),

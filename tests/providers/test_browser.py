@@ -20,7 +20,7 @@ from providers import sdk, xbogus, xgnarly
 from providers.browser import BrowserProvider, _summary
 from providers.config import BrowserConfig
 from providers.errors import Overloaded, ProviderConfigError, ProviderDeclined, ProviderStartFailed
-from providers.typing import PersonaStore, SignRequest
+from providers.typing import PersonaStore, SignRequest, SignResult
 from signer.settings import Settings
 from signer.wiring import persona_from
 from tests.fakes.tiktok import MS_TOKEN, VICTIM, FakeTikTok
@@ -116,6 +116,12 @@ async def shared_pool() -> AsyncIterator[BrowserProvider]:
 in_module_loop = pytest.mark.asyncio(loop_scope="module")
 
 
+def x_bogus_of(result: SignResult) -> str:
+    """The result's X-Bogus (every 2025 build appends one)."""
+    assert result.x_bogus is not None
+    return result.x_bogus
+
+
 def signed_query(url: str) -> str:
     return url.split("?", 1)[1].split("&X-Bogus=", 1)[0]
 
@@ -171,7 +177,7 @@ async def test_fifty_concurrent_signs_pass_self_check_and_differ(
     for request, result in zip(requests, results, strict=True):
         query = signed_query(result.signed_url)
         assert result.signed_url.startswith(request.url.split("#")[0] + "&msToken=")
-        assert xbogus.verify(result.x_bogus, query, "", ua)
+        assert xbogus.verify(x_bogus_of(result), query, "", ua)
         assert result.x_gnarly is not None
         record = xgnarly.decode(result.x_gnarly)
         assert record.get(3) == hashlib.md5(query.encode()).hexdigest()
@@ -193,7 +199,7 @@ async def test_signs_post_bodies_and_per_request_user_agents(shared_pool: Browse
         )
     )
     query = signed_query(result.signed_url)
-    assert xbogus.verify(result.x_bogus, query, body, ua)
+    assert xbogus.verify(x_bogus_of(result), query, body, ua)
     assert result.navigator.user_agent == ua
     assert result.x_gnarly is not None
     assert xgnarly.decode(result.x_gnarly).get(4) == hashlib.md5(body.encode()).hexdigest()
@@ -205,7 +211,7 @@ async def test_query_carrying_an_x_bogus_is_checked_as_signed(pool: BrowserProvi
     result = await pool.sign(SignRequest(url=url))
     query = result.signed_url.split("?", 1)[1].rsplit("&X-Bogus=", 1)[0]
     assert query.startswith("aid=1988&X-Bogus=stale&msToken=")
-    assert xbogus.verify(result.x_bogus, query, "", persona_from(Settings()).user_agent)
+    assert xbogus.verify(x_bogus_of(result), query, "", persona_from(Settings()).user_agent)
 
 
 async def test_publishes_observed_flags_to_the_shared_persona() -> None:
@@ -222,7 +228,7 @@ async def test_publishes_observed_flags_to_the_shared_persona() -> None:
     finally:
         await provider.aclose()
     assert published_at_start == store.current  # the start-up probe already published it
-    decoded = xbogus.decode(result.x_bogus)
+    decoded = xbogus.decode(x_bogus_of(result))
     assert (store.current.flags, store.current.canvas) == (decoded.flags, decoded.canvas)
     assert store.current.flags != (1, 2, 3)
     assert (store.current.gnarly_version, store.current.gnarly_build) == ("5.1.3", "1.0.0.328")
@@ -238,14 +244,26 @@ async def test_other_ms_token_is_declined(shared_pool: BrowserProvider) -> None:
 @in_module_loop
 async def test_path_the_sdk_does_not_sign_is_declined(shared_pool: BrowserProvider) -> None:
     """Outside /api/ and /webcast/ the SDK adds nothing, so the provider declines."""
-    with pytest.raises(ProviderDeclined, match="did not sign"):
+    with pytest.raises(ProviderDeclined, match="does not sign this path"):
         await shared_pool.sign(SignRequest(url=f"{TIKTOK_ORIGIN}/node/share/user/@x?aid=1"))
+
+
+@in_module_loop
+async def test_socket_url_is_declined_by_a_build_without_socket_signer(
+    shared_pool: BrowserProvider,
+) -> None:
+    """5.1.3 has no registerWsSigner: a wss:// URL is declined before a page sees it."""
+    signed_before = shared_pool.stats.signatures
+    url = "wss://webcast-ws.tiktok.com/webcast/im/ws_proxy/ws_reuse_supplement/?aid=1988"
+    with pytest.raises(ProviderDeclined, match="no socket signer"):
+        await shared_pool.sign(SignRequest(url=url, kind="ws"))
+    assert shared_pool.stats.signatures == signed_before
 
 
 async def test_unsigned_path_carrying_tokens_is_declined(pool: BrowserProvider) -> None:
     """A URL the SDK left as it was is declined, even with tokens of the caller's in it."""
     url = f"{TIKTOK_ORIGIN}/node/share/user/@x?aid=1&X-Bogus=stale&X-Gnarly=stale"
-    with pytest.raises(ProviderDeclined, match="did not sign"):
+    with pytest.raises(ProviderDeclined, match="does not sign this path"):
         await pool.sign(SignRequest(url=url))
     assert pool.stats.self_check_failures == 0
 
@@ -269,7 +287,8 @@ async def test_health_reports_pool_and_sdk_version(pool: BrowserProvider) -> Non
     health = pool.health()
     assert health.state == "ready"
     assert health.details["pages"] == health.details["pages_ready"] == 2
-    assert health.details["sdk_version"] == "5.1.3 (1.0.0.328)"
+    assert health.details["sdk_version"] == "5.1.3"
+    assert health.details["unknown_build"] is None
     assert isinstance(health.details["browser_pid"], int)
     assert (health.details["queue"], health.details["queue_max"]) == (0, 1000)
 
@@ -325,7 +344,7 @@ async def test_batch_over_its_timeout_frees_the_page() -> None:
         result = await provider.sign(SignRequest(url=f"{TIKTOK_ORIGIN}/api/x/?hang=1"))
     finally:
         await provider.aclose()
-    assert result.x_bogus.startswith("DFSz")
+    assert x_bogus_of(result).startswith("DFSz")
     assert provider.health().last_error is not None
 
 

@@ -57,8 +57,11 @@ async def test_default_chain_signs_with_the_browser(shared_client: Client) -> No
     assert response.status == 200
     data = (await response.json())["data"]
     assert data["provider"] == "browser"
-    assert data["signed_url"].startswith(URL + "&msToken=&X-Bogus=DFSz")
+    # The default build (1.0.0.417): X-Dynosaur, then msToken, the literal X-Bogus, X-Gnarly.
+    assert data["signed_url"].startswith(URL + "&X-Dynosaur=")
+    assert f"&X-Dynosaur={data['x-dynosaur']}&msToken=&X-Bogus=1&X-Gnarly=" in data["signed_url"]
     assert data["x-gnarly"]
+    assert data["sdk_version"] == "1.0.0.417"
 
 
 @in_module_loop
