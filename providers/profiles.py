@@ -117,8 +117,10 @@ def _2025(build: str, gnarly_version: str, gnarly_build: str) -> Profile:
         unsigned_paths=(),
         init_throws=True,
         rewrites_url=False,
-        # What the service has signed with since 2025 (a Windows persona).
-        flags=(4, 65, 14),
+        # Measured in Chromium 156 (as for 1.0.0.417): a platform that agrees with the UA
+        # gives envcode 65; (4, 65, 14), what the service signed with before, was a Windows
+        # UA left on Chromium's Linux platform (bit 0x400).
+        flags=(0, 65, 14),
         canvas=_CANVAS,
     )
 

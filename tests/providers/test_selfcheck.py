@@ -183,10 +183,15 @@ def _reencoded_gnarly(vector: dict[str, Any], **values: int | str) -> str:
 
 
 def test_a_time_that_disagrees_between_the_tokens_is_refused() -> None:
-    """X-Gnarly field 6 and X-Dynosaur 0x27 must be the same second."""
-    signed = _signed(VECTOR)._replace(
-        x_gnarly=_reencoded_gnarly(VECTOR, f6=VECTOR["pinned_timestamp_s"] + 1)
-    )
+    """X-Gnarly field 6 and X-Dynosaur 0x27 are the same second, give or take the edge one.
+
+    The SDK reads the clock once per token: across a second's edge field 6 is one later.
+    """
+    seconds = VECTOR["pinned_timestamp_s"]
+    for skew in (1, -1):
+        edge = _signed(VECTOR)._replace(x_gnarly=_reencoded_gnarly(VECTOR, f6=seconds + skew))
+        assert selfcheck.verify_http(edge, VECTOR["body"], VECTOR["user_agent"]).known
+    signed = _signed(VECTOR)._replace(x_gnarly=_reencoded_gnarly(VECTOR, f6=seconds + 2))
     with pytest.raises(SelfCheckFailed, match="field 6 and X-Dynosaur 0x27 disagree"):
         selfcheck.verify_http(signed, VECTOR["body"], VECTOR["user_agent"])
 

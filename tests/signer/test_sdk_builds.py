@@ -126,15 +126,17 @@ async def test_native_signs_every_socket_vector_case(
 async def test_default_chain_signs_every_shared_case(make_client: MakeClient) -> None:
     """Browser then native, on embedded defaults: every case verifies against the codecs.
 
-    The browser signs what its page can (its own empty msToken); a case asking for another
-    msToken is declined by the browser and signed by native, as a client would see it.
+    The browser signs what its page can: its own (empty) msToken, and the persona's UA,
+    which its SDK read at load and hashes into X-Dynosaur. A case asking for another
+    msToken or UA is declined by the browser and signed by native, as a client would see.
     """
     client = await make_client(DEFAULTS)
+    persona_ua = persona_from(DEFAULTS).user_agent
     providers = set()
     for vector in HTTP_VECTORS:
         data = await check_http(client, vector)
         providers.add(data["provider"])
-        if not vector["localstorage_xmst"]:
+        if not vector["localstorage_xmst"] and vector["user_agent"] == persona_ua:
             assert data["provider"] == "browser", vector["id"]
     for vector in SOCKET_VECTORS:
         await check_socket(client, vector)
