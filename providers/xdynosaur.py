@@ -183,7 +183,10 @@ def _tables(position: int, *, kind_b: bool) -> tuple[bytes, bytes]:
     return forward, bytes(backward)
 
 
-@lru_cache(maxsize=1024)
+# Per request: two counters (up to the session's signatures, 500 by default, each), the
+# checksum byte, the second and its mix. A cache smaller than the counters' cycle would
+# miss every time (LRU under a cyclic scan).
+@lru_cache(maxsize=4096)
 def _encode_string(tag: int, text: str) -> bytes:
     """A string record's value: scrambled bytes, padding up to 4, the 2-byte length."""
     data = text.encode()
