@@ -110,6 +110,13 @@ class Settings(BaseModel):
     tiktok_webcast_url: HttpUrl = "https://webcast.tiktok.com"
     tiktok_ws_url: str = "wss://webcast-ws.tiktok.com"
 
+    # -- the Euler-compatible LIVE API (signer/live)
+    #: ``direct`` (2026 player: a signed socket URL in prefix mode), ``fetch`` (2025: the
+    #: signed ``webcast/im/fetch/`` relayed), ``auto``: direct when the build has a socket signer.
+    live_transport: Literal["auto", "direct", "fetch"] = "auto"
+    #: Persona: ``tz_name`` of LIVE requests.
+    timezone: str = Field("America/New_York", min_length=1, max_length=64)
+
     # -- persona: the browser every signature claims to be (shared by all providers)
     user_agent: str = DEFAULT_USER_AGENT
     browser_platform: str = "Win32"
