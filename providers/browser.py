@@ -78,6 +78,8 @@ from providers.typing import (
     SignResult,
 )
 from providers.urls import join_url, parse_signed, requested_token
+from providers.useragent import OPERATING_SYSTEMS as _OPERATING_SYSTEMS
+from providers.useragent import navigator_platform
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -879,15 +881,6 @@ class BrowserProvider:
 
 #: ``navigator.platform`` and ``userAgentData.platform`` by the OS a user agent names, first
 #: match wins (what Chrome, Edge and Safari report on each).
-_OPERATING_SYSTEMS = (
-    ("Windows NT", "Win32", "Windows"),
-    ("Android", "Linux armv81", "Android"),
-    ("CrOS", "Linux x86_64", "Chrome OS"),
-    ("iPhone", "iPhone", "iOS"),
-    ("iPad", "iPad", "iOS"),
-    ("Macintosh", "MacIntel", "macOS"),
-    ("Linux", "Linux x86_64", "Linux"),
-)
 #: The brand a Chromium-based browser adds to "Chromium", by its user-agent token.
 _BRANDS = (("Edg/", "Microsoft Edge"), ("OPR/", "Opera"), ("Chrome/", "Google Chrome"))
 _CHROME_VERSION = re.compile(r"(?:Chrome|Chromium)/(\d+)((?:\.\d+)*)")
@@ -896,14 +889,6 @@ _CHROME_VERSION = re.compile(r"(?:Chrome|Chromium)/(\d+)((?:\.\d+)*)")
 _GREASE_CHARS = (" ", "(", ":", "-", ".", "/", ")", ";", "=", "?", "_")
 _GREASE_VERSIONS = ("8", "99", "24")
 _GREASE_ORDERS = ((0, 1, 2), (0, 2, 1), (1, 0, 2), (1, 2, 0), (2, 0, 1), (2, 1, 0))
-
-
-def navigator_platform(user_agent: str) -> str | None:
-    """The ``navigator.platform`` of the browser ``user_agent`` names (None: no OS named)."""
-    for marker, platform, _ in _OPERATING_SYSTEMS:
-        if marker in user_agent:
-            return platform
-    return None
 
 
 def _brand_list(seed: int, brand: str, version: str) -> list[dict[str, str]]:

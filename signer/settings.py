@@ -119,7 +119,8 @@ class Settings(BaseModel):
 
     # -- persona: the browser every signature claims to be (shared by all providers)
     user_agent: str = DEFAULT_USER_AGENT
-    browser_platform: str = "Win32"
+    #: Unset: the platform a real browser of ``user_agent`` reports (Win32 for the default).
+    browser_platform: str | None = None
     browser_language: str = "en-US"
     browser_os: str = "windows"
     screen_width: int = Field(1920, ge=320, le=10000)

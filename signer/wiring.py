@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from providers.config import BrowserConfig, NativeConfig
 from providers.typing import Persona, PersonaStore, ProviderContext
+from providers.useragent import navigator_platform
 from signer import __version__
 from signer.state import operator
 
@@ -28,7 +29,7 @@ def persona_from(settings: Settings) -> Persona:
     profile = settings.profile
     return Persona(
         user_agent=settings.user_agent,
-        platform=settings.browser_platform,
+        platform=settings.browser_platform or navigator_platform(settings.user_agent) or "Win32",
         language=settings.browser_language,
         screen_width=settings.screen_width,
         screen_height=settings.screen_height,

@@ -20,16 +20,12 @@ import pytest
 import pytest_asyncio
 
 from providers import profiles, xgnarly
-from providers.browser import (
-    BrowserProvider,
-    navigator_platform,
-    presented,
-    user_agent_metadata,
-)
+from providers.browser import BrowserProvider, presented, user_agent_metadata
 from providers.config import BrowserConfig
 from providers.errors import ProviderDeclined, SelfCheckFailed
 from providers.typing import NoEvents, PersonaStore, SignRequest
 from providers.urls import parse_signed
+from providers.useragent import navigator_platform
 from signer.settings import Settings
 from signer.wiring import persona_from
 from tests.fakes.tiktok import MS_TOKEN, FakeTikTok

@@ -250,3 +250,11 @@ async def test_a_path_the_build_does_not_sign_is_a_400(make_client: MakeClient) 
     assert "/webcast/im/fetch" in error["message"]
     response = await client.post("/sign", json={"url": f"{WWW}/@someone/video/1?lang=en"})
     assert (await response.json())["error"]["code"] == "path_not_signed"
+
+
+def test_the_persona_platform_follows_the_user_agent() -> None:
+    """Unset, navigator.platform is what a real browser of the UA reports (the SDK checks it)."""
+    assert persona_from(Settings()).platform == "Win32"
+    mac = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 Chrome/156.0.0.0"
+    assert persona_from(Settings(user_agent=mac)).platform == "MacIntel"
+    assert persona_from(Settings(user_agent=mac, browser_platform="Win32")).platform == "Win32"
