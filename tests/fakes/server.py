@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Self
 from aiohttp import web
 
 if TYPE_CHECKING:
+    import ssl
     from collections.abc import Awaitable, Callable
     from types import TracebackType
 
@@ -34,14 +35,17 @@ class LoopbackServer:
     A fake registers its routes in ``__init__`` with :meth:`add_route`; a test may add or
     override routes the same way before :meth:`start` (the first route that matches wins).
     Whatever no route matches goes to :meth:`fallback`. Use it as an async context manager,
-    or call :meth:`start` and :meth:`aclose`.
+    or call :meth:`start` and :meth:`aclose`. With ``tls``, the same app also listens with
+    TLS on a second free port (:attr:`tls_origin`), for clients that insist on ``https``.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, tls: ssl.SSLContext | None = None) -> None:
         self.seen: list[Seen] = []
         self._routes: list[tuple[str, str, Handler]] = []
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
+        self._tls = tls
+        self._tls_port: int | None = None
         self._closing = asyncio.Event()
 
     def add_route(self, method: str, path: str, handler: Handler) -> None:
@@ -70,6 +74,13 @@ class LoopbackServer:
             raise RuntimeError("the server has not started")
         return f"http://{HOST}:{self._port}"
 
+    @property
+    def tls_origin(self) -> str:
+        """``https://127.0.0.1:PORT`` of the TLS listener (only when built with ``tls``)."""
+        if self._tls_port is None:
+            raise RuntimeError("the server has no TLS listener, or has not started")
+        return f"https://{HOST}:{self._tls_port}"
+
     def url(self, path: str = "") -> str:
         """The absolute URL of ``path`` on this server."""
         return self.origin + path
@@ -93,6 +104,9 @@ class LoopbackServer:
         )
         await runner.setup()
         await web.TCPSite(runner, HOST, 0).start()
+        if self._tls is not None:
+            await web.TCPSite(runner, HOST, 0, ssl_context=self._tls).start()
+            self._tls_port = runner.addresses[1][1]
         self._runner = runner
         self._port = runner.addresses[0][1]
         return self
