@@ -18,6 +18,7 @@ from signer.app_keys import (
     CHAIN,
     DRAIN,
     ENVELOPES,
+    ERROR_HEADERS,
     GUARD,
     HTTP,
     METRICS,
@@ -41,7 +42,7 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Sequence
 
     from providers.typing import Provider
-    from signer.middleware import Envelope
+    from signer.middleware import Envelope, ErrorHeaders
     from signer.settings import Settings
     from signer.state import SharedState
     from signer.state.relay import Relay
@@ -79,9 +80,10 @@ def make_app(
             relay=relay,
         )
     envelopes: dict[str, Envelope] = {}
+    error_headers: dict[str, ErrorHeaders] = {}
     drain = Drain()
     app = web.Application(
-        middlewares=[make_edge_middleware(metrics, envelopes, drain)],
+        middlewares=[make_edge_middleware(metrics, envelopes, drain, error_headers)],
         client_max_size=settings.max_body_bytes,
     )
     app[DRAIN] = drain
@@ -90,6 +92,7 @@ def make_app(
     app[STATE] = state
     app[PERSONAS] = personas
     app[ENVELOPES] = envelopes
+    app[ERROR_HEADERS] = error_headers
     app[GUARD] = Guard.from_settings(settings, state, metrics)
     app[CHAIN] = Chain(
         chain_providers,
@@ -120,8 +123,9 @@ async def _state_lifecycle(app: web.Application) -> AsyncIterator[None]:
 
 async def _http_session(app: web.Application) -> AsyncIterator[None]:
     """One HTTP client session for calling TikTok, closed with the app."""
-    # Requests to TikTok carry the client's user agent, never one of ours.
-    async with aiohttp.ClientSession() as session:
+    # Requests to TikTok carry the client's user agent, never one of ours; and no cookie
+    # jar: every call sends the cookies of the guest session it belongs to, and no other.
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as session:
         app[HTTP] = session
         yield
 
