@@ -31,6 +31,7 @@ from signer.app_keys import (
 from signer.cache import SignatureCache
 from signer.chain import Chain
 from signer.inputs import RequestParser
+from signer.live.routes import LIVE
 from signer.metrics import Metrics
 from signer.middleware import Drain, make_edge_middleware
 from signer.routes import PUBLIC, SIGN
@@ -105,7 +106,7 @@ def make_app(
     )
     app[PARSER] = RequestParser(settings)
     app[STARTED_AT] = time.monotonic()
-    for group in (PUBLIC, SIGN, AdminGroup(settings.admin_key)):
+    for group in (PUBLIC, SIGN, LIVE, AdminGroup(settings.admin_key)):
         group.register(app)
     app.cleanup_ctx.append(_state_lifecycle)
     app.cleanup_ctx.append(_http_session)
