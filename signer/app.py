@@ -18,6 +18,7 @@ from signer.app_keys import (
     CHAIN,
     DRAIN,
     ENVELOPES,
+    ERROR_HEADERS,
     GUARD,
     HTTP,
     METRICS,
@@ -30,6 +31,7 @@ from signer.app_keys import (
 from signer.cache import SignatureCache
 from signer.chain import Chain
 from signer.inputs import RequestParser
+from signer.live.routes import LIVE
 from signer.metrics import Metrics
 from signer.middleware import Drain, make_edge_middleware
 from signer.routes import PUBLIC, SIGN
@@ -41,7 +43,7 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Sequence
 
     from providers.typing import Provider
-    from signer.middleware import Envelope
+    from signer.middleware import Envelope, ErrorHeaders
     from signer.settings import Settings
     from signer.state import SharedState
     from signer.state.relay import Relay
@@ -79,9 +81,10 @@ def make_app(
             relay=relay,
         )
     envelopes: dict[str, Envelope] = {}
+    error_headers: dict[str, ErrorHeaders] = {}
     drain = Drain()
     app = web.Application(
-        middlewares=[make_edge_middleware(metrics, envelopes, drain)],
+        middlewares=[make_edge_middleware(metrics, envelopes, drain, error_headers)],
         client_max_size=settings.max_body_bytes,
     )
     app[DRAIN] = drain
@@ -90,6 +93,7 @@ def make_app(
     app[STATE] = state
     app[PERSONAS] = personas
     app[ENVELOPES] = envelopes
+    app[ERROR_HEADERS] = error_headers
     app[GUARD] = Guard.from_settings(settings, state, metrics)
     app[CHAIN] = Chain(
         chain_providers,
@@ -102,7 +106,7 @@ def make_app(
     )
     app[PARSER] = RequestParser(settings)
     app[STARTED_AT] = time.monotonic()
-    for group in (PUBLIC, SIGN, AdminGroup(settings.admin_key)):
+    for group in (PUBLIC, SIGN, LIVE, AdminGroup(settings.admin_key)):
         group.register(app)
     app.cleanup_ctx.append(_state_lifecycle)
     app.cleanup_ctx.append(_http_session)
@@ -120,8 +124,9 @@ async def _state_lifecycle(app: web.Application) -> AsyncIterator[None]:
 
 async def _http_session(app: web.Application) -> AsyncIterator[None]:
     """One HTTP client session for calling TikTok, closed with the app."""
-    # Requests to TikTok carry the client's user agent, never one of ours.
-    async with aiohttp.ClientSession() as session:
+    # Requests to TikTok carry the client's user agent, never one of ours; and no cookie
+    # jar: every call sends the cookies of the guest session it belongs to, and no other.
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as session:
         app[HTTP] = session
         yield
 

@@ -17,7 +17,7 @@ from signer.settings import Settings
 from signer.state import SharedState
 
 if TYPE_CHECKING:
-    from signer.middleware import Envelope
+    from signer.middleware import Envelope, ErrorHeaders
 
 SETTINGS = web.AppKey("settings", Settings)
 CHAIN = web.AppKey("chain", Chain)
@@ -35,3 +35,5 @@ HTTP = web.AppKey("http", aiohttp.ClientSession)
 DRAIN = web.AppKey("drain", Drain)
 #: The error envelope of each route, by its canonical path (filled by the route groups).
 ENVELOPES: web.AppKey[dict[str, Envelope]] = web.AppKey("envelopes", dict)
+#: The error-header shapers of the routes whose group has one, by canonical path.
+ERROR_HEADERS: web.AppKey[dict[str, ErrorHeaders]] = web.AppKey("error_headers", dict)

@@ -182,7 +182,9 @@ class RateLimited(SignerError):
     """Raised when a client has used up its token bucket (``SIGNER_RATE_LIMIT_*``).
 
     The client is its key's name, or its address when keys are off; the headers carry
-    ``RateLimit-Limit``, ``RateLimit-Remaining``, ``RateLimit-Reset`` and ``Retry-After``.
+    ``RateLimit-Limit``, ``RateLimit-Remaining``, ``RateLimit-Reset`` and ``Retry-After``,
+    the details ``retry_after_s`` and ``limit`` (which limit refused: ``second``,
+    ``minute``, ``hour`` or ``day``).
     """
 
     status = 429
@@ -200,6 +202,75 @@ class AdminUnauthorized(Unauthorized):
     """Raised when an /admin route gets no admin key or a wrong one."""
 
     code = "invalid_admin_key"
+
+
+class NotFound(SignerError):
+    """Raised when what a request names does not exist (a TikTok user, a LIVE room)."""
+
+    status = 404
+    code = "not_found"
+
+
+class UserNotFound(NotFound):
+    """Raised when TikTok knows no user of the unique id a LIVE request names."""
+
+    code = "user_not_found"
+
+
+class NotLive(NotFound):
+    """Raised when a LIVE request names a user who has no LIVE room to connect to."""
+
+    code = "no_live_room"
+
+
+class NotImplementedHere(SignerError):
+    """Raised by a route of a feature that is not built (sending LIVE chat)."""
+
+    status = 501
+    code = "not_implemented"
+
+
+class TransportUnsupported(NotImplementedHere):
+    """Raised when the LIVE transport configured cannot work with the SDK build in use.
+
+    ``SIGNER_LIVE_TRANSPORT=fetch`` needs a build that signs ``webcast/im/fetch`` (2025),
+    ``direct`` one with a socket signer (2026): the message names the setting to change.
+    """
+
+    code = "transport_unsupported"
+
+
+class IncompleteSignature(SignerError):
+    """Raised when a signed URL lacks what its API promises (``msToken`` for the LIVE clients)."""
+
+    status = 502
+    code = "incomplete_signature"
+
+
+class TikTokError(SignerError):
+    """Base of the failures of a call the service makes to TikTok itself (LIVE API)."""
+
+    status = 502
+    code = "tiktok_error"
+
+
+class TikTokRefused(TikTokError):
+    """Raised when TikTok refuses a call (403, 429, a guest visit without ``ttwid``)."""
+
+    code = "tiktok_refused"
+
+
+class TikTokUnavailable(TikTokError):
+    """Raised when TikTok cannot be reached or answers what cannot be read."""
+
+    code = "tiktok_unavailable"
+
+
+class TikTokTimeout(TikTokError):
+    """Raised when TikTok does not answer within the call's time-out."""
+
+    status = 504
+    code = "tiktok_timeout"
 
 
 #: The HTTP status of a providers-library error that reaches the edge, by its code (an

@@ -149,6 +149,13 @@ class Metrics:
             "Sign requests refused with a 429: the client's token bucket was empty.",
             registry=reg,
         )
+        self.live_fetches = Counter(
+            "signer_live_fetches",
+            "LIVE fetches (/webcast/fetch, /connect) by transport (direct, fetch) and outcome"
+            " (ok, or the error's code).",
+            ["transport", "outcome"],
+            registry=reg,
+        )
         self._request_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
         self._sign_children: dict[str, Histogram] = {}
 
@@ -229,3 +236,7 @@ class Metrics:
     def rate_limited(self) -> None:
         """Count one sign request refused by the rate limit."""
         self.rate_limited_requests.inc()
+
+    def live_fetch(self, transport: str, outcome: str) -> None:
+        """Count one LIVE fetch answered (``ok``) or refused (the error's code)."""
+        self.live_fetches.labels(transport, outcome).inc()

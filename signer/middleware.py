@@ -31,6 +31,9 @@ if TYPE_CHECKING:
     Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
     #: Renders an error: (HTTP status, code, message, details) -> body bytes.
     Envelope = Callable[[int, str, str, Mapping[str, Any]], bytes]
+    #: Shapes an error's headers for a route group: (HTTP status, the headers the error
+    #: carries, its details) -> the headers to answer with.
+    ErrorHeaders = Callable[[int, Mapping[str, str], Mapping[str, Any]], Mapping[str, str]]
 
 log = structlog.get_logger("signer.http")
 
@@ -142,10 +145,19 @@ def expect_continue(limit: int) -> Callable[[web.Request], Awaitable[web.StreamR
 
 
 def make_edge_middleware(
-    metrics: Metrics, envelopes: Mapping[str, Envelope] | None = None, drain: Drain | None = None
+    metrics: Metrics,
+    envelopes: Mapping[str, Envelope] | None = None,
+    drain: Drain | None = None,
+    error_headers: Mapping[str, ErrorHeaders] | None = None,
 ) -> Middleware:
-    """Build the middleware bound to one app's metrics, its routes' envelopes, its drain."""
+    """Build the middleware bound to one app's metrics, its routes' envelopes, its drain.
+
+    ``error_headers`` holds, by canonical path, the routes whose group shapes the headers
+    of its error answers (the Euler routes' 429); the others answer an error's headers as
+    it carries them.
+    """
     envelopes = envelopes if envelopes is not None else {}
+    shapers = error_headers if error_headers is not None else {}
     drain = drain if drain is not None else Drain()
     inflight = drain.inflight
 
@@ -164,7 +176,7 @@ def make_edge_middleware(
                 response = await handler(request)
             # The edge is the one place that catches broadly: no error leaves as a traceback.
             except (Exception, asyncio.CancelledError) as exc:  # noqa: BLE001
-                response = _error_answer(request, exc, envelopes, drain)
+                response = _error_answer(request, exc, envelopes, drain, shapers)
             if drain.draining:
                 response.force_close()  # the client reconnects to a worker that stays
             headers = response.headers
@@ -196,12 +208,16 @@ def _error_answer(
     exc: BaseException,
     envelopes: Mapping[str, Envelope],
     drain: Drain,
+    shapers: Mapping[str, ErrorHeaders],
 ) -> web.StreamResponse:
     """The JSON answer to what a handler raised, in the route group's envelope."""
-    envelope = envelopes.get(_route(request), standard_envelope)
+    route = _route(request)
+    envelope = envelopes.get(route, standard_envelope)
     if isinstance(exc, SignerError):
         response = error_response(exc.status, exc.code, exc.message, envelope, **exc.details)
-        response.headers.update(exc.headers)
+        shape = shapers.get(route)
+        headers = exc.headers if shape is None else shape(exc.status, exc.headers, exc.details)
+        response.headers.update(headers)
         causes = exc.details.get("causes")
         if causes:  # a 503 of the chain: the log line names each provider's cause
             request[LOG_FIELDS] = {**request.get(LOG_FIELDS, {}), "failed": causes}

@@ -1,11 +1,12 @@
 """The guard of every signing route: client key, then rate limit, then maintenance.
 
-A client sends its key in ``X-Api-Key`` or ``Authorization: Bearer``; the admin key is not a
-client key. The rate limits (``SIGNER_RATE_LIMIT_*``) count per client (its key's name, or its
-address when keys are off); past them the answer is a 429 with ``RateLimit-*`` and
-``Retry-After``. While an operator has maintenance on, the answer is a 503 with
-``Retry-After``. A request that brings the admin key in ``X-Admin-Key`` passes without a
-client key, is not rate limited and is served during maintenance (the monitor's probes).
+A client sends its key in ``X-Api-Key`` or ``Authorization: Bearer`` (on the Euler routes
+also in the ``apiKey`` query parameter); the admin key is not a client key. The rate limits
+(``SIGNER_RATE_LIMIT_*``) count per client (its key's name, or its address when keys are
+off); past them the answer is a 429 with ``RateLimit-*`` and ``Retry-After``. While an
+operator has maintenance on, the answer is a 503 with ``Retry-After``. A request that
+brings the admin key in ``X-Admin-Key`` passes without a client key, is not rate limited
+and is served during maintenance (the monitor's probes).
 """
 
 from __future__ import annotations
@@ -123,19 +124,27 @@ class Guard:
         self.throttle.failed(address)
         raise AdminUnauthorized("wrong admin key", headers={"WWW-Authenticate": "Bearer"})
 
-    def protect(self, handler: Handler) -> Handler:
-        """``handler`` behind the client key, the rate limit and maintenance mode."""
+    def protect(
+        self, handler: Handler, *, key_param: str | None = None, spend: bool = True
+    ) -> Handler:
+        """``handler`` behind the client key, the rate limit and maintenance mode.
+
+        ``key_param`` names a query parameter that may carry the client key too (the Euler
+        clients' ``apiKey``); with ``spend`` False the request is authenticated but spends
+        nothing from the rate limit (reading what is left of it).
+        """
         if self._admin_key is None and not self.keys.enabled and self.limits is None:
             return self._maintenance_only(handler)
+        metered = spend and self.limits is not None
 
         async def guarded(request: web.Request) -> web.StreamResponse:
             if self._admin_key is not None and self.is_admin(request):
                 request[ADMIN] = True
                 return await handler(request)
-            client = self._authenticate(request) if self.keys.enabled else None
+            client = self._authenticate(request, key_param) if self.keys.enabled else None
             try:
                 decision = None
-                if self.limits is not None:
+                if metered:
                     decision = await self._state.hit(client or client_address(request.remote))
                     if not decision.allowed:
                         self._metrics.rate_limited()
@@ -144,6 +153,7 @@ class Guard:
                             f"retry in {decision.retry_after_s} s",
                             headers=decision.headers(),
                             retry_after_s=decision.retry_after_s,
+                            limit=decision.label,
                         )
                 try:
                     self._check_maintenance()
@@ -180,15 +190,22 @@ class Guard:
             )
             raise Maintenance(message, headers={"Retry-After": str(maintenance.retry_after_s)})
 
-    def _authenticate(self, request: web.Request) -> str:
+    def _authenticate(self, request: web.Request, key_param: str | None = None) -> str:
         address = client_address(request.remote)
         self.throttle.check(address)
         presented = presented_key(request)
+        if presented is None and key_param is not None:
+            presented = request.query.get(key_param, "").strip() or None
         if presented is None:
             self.throttle.failed(address)
             self._metrics.auth_failed(MissingApiKey.code)
+            where = (
+                f"{API_KEY_HEADER}, Authorization: Bearer or the {key_param} query parameter"
+                if key_param
+                else f"{API_KEY_HEADER} or Authorization: Bearer"
+            )
             raise MissingApiKey(
-                f"this route needs a client key, in {API_KEY_HEADER} or Authorization: Bearer",
+                f"this route needs a client key, in {where}",
                 headers={"WWW-Authenticate": "Bearer"},
             )
         client = self.keys.authenticate(presented)
