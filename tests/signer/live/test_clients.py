@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 import pytest
 from TikTokLive.client.errors import SignAPIError, SignatureRateLimitError
+from TikTokLive.client.web.web_settings import WebDefaults
 
 from signer.access.keys import hash_key
 from signer.app import make_app
@@ -78,8 +79,6 @@ def start_live(
     monkeypatch.delenv("SIGN_API_URL", raising=False)
     monkeypatch.delenv("SIGN_API_KEY", raising=False)
     # TikTokLive keeps its hosts in a global; run_python_client sets them.
-    from TikTokLive.client.web.web_settings import WebDefaults  # noqa: PLC0415
-
     for name in ("tiktok_sign_url", "tiktok_app_url", "tiktok_webcast_url"):
         monkeypatch.setattr(WebDefaults, name, getattr(WebDefaults, name))
 
@@ -336,3 +335,19 @@ async def test_node_client_sees_tiktok_failing_in_time(
     error = run.first("connect_error")
     assert error["name"] == "SignAPIError"
     assert f"status {status}" in error["message"]
+
+
+@pytest.mark.node
+async def test_node_client_asking_for_an_unknown_user(
+    start_live: StartLive, node_client: NodeClient
+) -> None:
+    """TikTok knows no such user: the connector's room-id error carries the service's reason."""
+    live = await start_live()
+
+    run = await run_node_client(node_client, live, key=KEY, unique_id="nobody_at_all")
+
+    error = run.first("connect_error")
+    assert error["name"] == "InvalidResponseCompositeError"
+    (cause,) = error["causes"]
+    assert "Failed to retrieve Room ID from Euler due to an error" in cause
+    assert not live.fake.sockets
