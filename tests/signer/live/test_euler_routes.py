@@ -282,3 +282,21 @@ async def test_chat_is_not_built(live: Live, path: str) -> None:
     body = await answer.json()
     assert set(body) == {"code", "message"}
     euler_error(body, 501)
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/webcast/sign_url"),
+        ("GET", f"/webcast/rooms/{ROOM}/chat"),
+        ("POST", "/webcast/fetch"),
+    ],
+)
+async def test_a_wrong_method_is_a_405_in_the_envelope(live: Live, method: str, path: str) -> None:
+    client = await live()
+    answer = await client.request(method, path)
+    assert answer.status == 405
+    assert "Allow" in answer.headers
+    euler_error(await answer.json(), 405)
+    other = await client.get("/sign")
+    assert (other.status, (await other.json())["status"]) == (405, "error")
