@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
+from EulerApiSdk.models.sign_tik_tok_url_response import SignTikTokUrlResponse
 
 from providers.selfcheck import verify_http
 from providers.urls import parse_signed
@@ -300,3 +301,16 @@ async def test_a_wrong_method_is_a_405_in_the_envelope(live: Live, method: str, 
     euler_error(await answer.json(), 405)
     other = await client.get("/sign")
     assert (other.status, (await other.json())["status"]) == (405, "error")
+
+
+async def test_tiktoklives_sdk_reads_the_sign_url_answer(live: Live, tiktok: TinyTikTok) -> None:
+    """EulerApiSdk (TikTokLive's client) parses the answer; the signed URL has msToken."""
+    client = await live()
+    answer = await client.post(
+        "/webcast/sign_url", json={"url": tiktok.url(ROOM_INFO), "userAgent": UA}
+    )
+    parsed = SignTikTokUrlResponse.from_dict(await answer.json())
+    assert parsed.code == 200
+    signed_url = parsed.response.signed_url  # type: ignore[union-attr]
+    assert isinstance(signed_url, str)
+    assert "msToken" in signed_url
