@@ -212,6 +212,8 @@ def _error_answer(
 ) -> web.StreamResponse:
     """The JSON answer to what a handler raised, in the route group's envelope."""
     route = _route(request)
+    if route == "unmatched" and isinstance(exc, web.HTTPMethodNotAllowed):
+        route = _resource_of_path(request) or route  # the path's group answers its 405
     envelope = envelopes.get(route, standard_envelope)
     if isinstance(exc, SignerError):
         response = error_response(exc.status, exc.code, exc.message, envelope, **exc.details)
@@ -237,6 +239,17 @@ def _error_answer(
         return response
     log.error("unhandled_error", path=request.path, exc_info=exc)
     return error_response(500, "internal_error", "the service failed; see its log", envelope)
+
+
+def _resource_of_path(request: web.Request) -> str | None:
+    """The canonical path of the route whose path matches a request no method matched."""
+    path = request.path
+    for resource in request.app.router.resources():
+        info = resource.get_info()
+        pattern = info.get("pattern")
+        if info.get("path") == path or (pattern is not None and pattern.fullmatch(path)):
+            return resource.canonical
+    return None
 
 
 def _route(request: web.Request) -> str:

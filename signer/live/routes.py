@@ -23,6 +23,7 @@ from signer.errors import (
     NotImplementedHere,
     NotLive,
     SignerError,
+    TikTokRefused,
 )
 from signer.groups import RouteGroup
 from signer.inputs import METHODS, parse_json_object, read_body, user_agent_of
@@ -151,15 +152,29 @@ async def _fetch_with(
             persona=persona,
             tz_name=settings.timezone,
         )
+    try:
+        return await _relay(request, session=session, room_id=room_id)
+    except TikTokRefused:
+        # TikTok judged the session: the next request starts a new one.
+        request.app[LIVE_STATE].sessions.forget(_owner(request), user_agent)
+        raise
+
+
+async def _relay(
+    request: web.Request, *, session: GuestSession, room_id: str
+) -> transport.LiveAnswer:
+    """The ``fetch`` transport's answer for this request's query."""
+    settings = request.app[SETTINGS]
+    query = request.query
     return await transport.fetch(
-        chain,
-        parser,
+        request.app[CHAIN],
+        request.app[PARSER],
         request.app[HTTP],
         webcast_url=settings.tiktok_webcast_url,
         www_url=settings.tiktok_www_url,
         session=session,
         room_id=room_id,
-        persona=persona,
+        persona=request.app[PERSONAS].current,
         tz_name=settings.timezone,
         cursor=query.get("cursor", ""),
         internal_ext=query.get("internal_ext", ""),

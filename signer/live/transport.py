@@ -101,8 +101,12 @@ def browser_platform(user_agent: str, persona: Persona) -> str:
 
 
 def short_language(language: str) -> str:
-    """``en`` of ``en-US``: the player's ``webcast_language`` and ``app_language``."""
-    return language.split("-", 1)[0] or "en"
+    """The player's ``webcast_language`` and ``app_language``: ``en`` for English, else the tag.
+
+    TikTok's web app writes ``en`` for every English and the full tag (``de-DE``,
+    ``pt-BR``) for other languages, as the shared socket vectors do.
+    """
+    return "en" if language.split("-", 1)[0].lower() == "en" else language
 
 
 def device_id() -> str:

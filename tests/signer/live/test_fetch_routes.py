@@ -184,6 +184,10 @@ async def test_fetch_refused_by_tiktok_is_a_502(live: Live, tiktok: TinyTikTok) 
     answer = await client.get("/webcast/fetch", params={"room_id": ROOM})
     assert answer.status == 502
     assert (await answer.json())["code"] == 502
+    tiktok.fetch_status = 200  # the refused session is dropped: the next one is new
+    again = await client.get("/webcast/fetch", params={"room_id": ROOM})
+    assert again.status == 200
+    assert tiktok.paths.count("/live") == 2
 
 
 @pytest.mark.parametrize(
@@ -226,6 +230,19 @@ async def test_a_hanging_tiktok_is_a_504_within_the_timeout(live: Live, tiktok: 
     assert answer.status == 504
     assert (await answer.json())["code"] == 504
     assert time.monotonic() - started < 2.0
+
+
+async def test_a_hanging_room_lookup_is_a_504_without_fallback(
+    live: Live, tiktok: TinyTikTok
+) -> None:
+    tiktok.lookup_hangs = True
+    client = await live(sign_timeout_s=0.3)
+    started = time.monotonic()
+    answer = await client.get("/webcast/anchors/streamer/room_id")
+    assert answer.status == 504
+    assert "room lookup" in (await answer.json())["message"]
+    assert time.monotonic() - started < 2.0
+    assert "/@streamer/live" not in tiktok.paths
 
 
 async def test_cookie_less_visits_are_retried_a_bounded_number_of_times(

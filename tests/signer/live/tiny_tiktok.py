@@ -51,7 +51,7 @@ class TinyTikTok(LoopbackServer):
 
     ``visit_mode`` decides how ``/live`` answers; ``cookie_less_visits`` answers that many
     visits without cookies first. ``lookup_broken`` makes the JSON room lookup answer an
-    HTML error page (the service falls back to the LIVE page).
+    HTML error page (the service falls back to the LIVE page), ``lookup_hangs`` never answer.
     """
 
     def __init__(self) -> None:
@@ -60,6 +60,7 @@ class TinyTikTok(LoopbackServer):
         self.cookie_less_visits = 0
         self.lookup_broken = False
         self.fetch_status = 200
+        self.lookup_hangs = False
         self.issued: list[str] = []
         self._numbers = itertools.count(1)
         self.add_route("GET", "/live", self.live)
@@ -91,6 +92,8 @@ class TinyTikTok(LoopbackServer):
 
     async def room_lookup(self, request: web.Request) -> web.StreamResponse:
         """``GET /api-live/user/room/?uniqueId=``: TikTok's JSON room lookup."""
+        if self.lookup_hangs:
+            await self.until_closed()
         if self.lookup_broken:
             return web.Response(status=500, text="<html>oops</html>", content_type="text/html")
         known = USERS.get(request.query.get("uniqueId", ""))
