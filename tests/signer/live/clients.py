@@ -2,9 +2,10 @@
 
 * TikTokLive 7.0.1 (PyPI) runs in the test's event loop: :func:`run_python_client`.
 * tiktok-live-connector 2.5.0 (npm) runs in Node, driven by ``node_client.mjs``:
-  :func:`run_node_client`. ``scripts/setup`` installs the package (and, where the system's
-  Node is older than the package needs, a pinned Node) into :data:`NODE_DIR`; a test that
-  finds either missing fails and says to run the setup: it never skips.
+  :func:`run_node_client`. ``scripts/setup`` installs it (``npm ci`` of the manifest and
+  lock file in ``tests/signer/live/node``) and, where the system's Node is older than the
+  package needs, a pinned Node, into :data:`NODE_DIR`; a test that finds either missing
+  fails and says to run the setup: it never skips.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ if TYPE_CHECKING:
 CONNECTOR_VERSION = "2.5.0"
 #: Where ``scripts/setup`` installs Node things (outside git: ``data/`` is ignored).
 NODE_DIR = REPO / "data" / "node"
-CONNECTOR_PREFIX = NODE_DIR / f"tiktok-live-connector-{CONNECTOR_VERSION}"
+#: The ``npm ci`` of ``tests/signer/live/node`` (its manifest and lock file).
+CONNECTOR_PREFIX = NODE_DIR / "live-client"
 #: The oldest Node the connector runs on (``engines``; Debian 12's 18 cannot parse its got).
 NODE_MIN_MAJOR = 20
 NODE_SCRIPT = REPO / "tests" / "signer" / "live" / "node_client.mjs"
