@@ -93,8 +93,18 @@ async def run_python_client(
         # The decorator form: 7.0.1's on(event, handler) passes a str where a class is due.
         client.on(kind)(note)
     try:
-        await client.start(room_id=int(room_id) if room_id else None)
-        await asyncio.wait_for(done.wait(), timeout_s)
+        # start() returns once the sign server answered; the socket is the task's business.
+        socket_task = await client.start(room_id=int(room_id) if room_id else None)
+        all_events = asyncio.ensure_future(done.wait())
+        finished, _ = await asyncio.wait(
+            {all_events, socket_task}, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED
+        )
+        all_events.cancel()
+        if socket_task in finished and not done.is_set():
+            socket_task.result()  # what the socket failed with, as client.connect() raises it
+            pytest.fail(f"TikTokLive's socket closed after {sorted(run.events)}")
+        if not finished:
+            pytest.fail(f"TikTokLive got only {sorted(run.events)} in {timeout_s:g} s")
     finally:
         # 7.0.1's close() runs the loop itself, which fails inside a running loop; and
         # closing the web client leaves the sign server's HTTP client open.
@@ -185,8 +195,12 @@ async def run_node_client(
         "resolveVia": resolve_via,
         "timeoutMs": int(timeout_s * 1000),
     }
+    # Nothing may point the connector elsewhere: no sign server from the environment, no
+    # proxy (its sign-server client honours HTTP_PROXY) between it and loopback.
     environment = {
-        name: value for name, value in os.environ.items() if not name.startswith("SIGN_API_")
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith("SIGN_API_") and not name.lower().endswith("_proxy")
     }
     environment["NODE_EXTRA_CA_CERTS"] = str(live.certificate.cert)
     process = await asyncio.create_subprocess_exec(

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import pytest
-from TikTokLive.client.errors import SignAPIError, SignatureRateLimitError
+from TikTokLive.client.errors import SignAPIError, SignatureRateLimitError, WebcastBlockedError
 from TikTokLive.client.web.web_settings import WebDefaults
 
 from signer.access.keys import hash_key
@@ -76,8 +76,10 @@ def start_live(
     monkeypatch: pytest.MonkeyPatch,
 ) -> StartLive:
     """Start the fake TikTok (playing ``transport``'s player) and the service in front of it."""
-    monkeypatch.delenv("SIGN_API_URL", raising=False)
-    monkeypatch.delenv("SIGN_API_KEY", raising=False)
+    # TikTokLive reads its sign server from the environment, and httpx a proxy.
+    for name in ("SIGN_API_URL", "SIGN_API_KEY", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
     # TikTokLive keeps its hosts in a global; run_python_client sets them.
     for name in ("tiktok_sign_url", "tiktok_app_url", "tiktok_webcast_url"):
         monkeypatch.setattr(WebDefaults, name, getattr(WebDefaults, name))
@@ -351,3 +353,30 @@ async def test_node_client_asking_for_an_unknown_user(
     (cause,) = error["causes"]
     assert "Failed to retrieve Room ID from Euler due to an error" in cause
     assert not live.fake.sockets
+
+
+#: The fake's clock an hour ahead: every socket token looks stale to it.
+HOUR_AHEAD = 3600.0
+
+
+async def test_python_client_sees_tiktok_refusing_the_socket(start_live: StartLive) -> None:
+    """TikTok turning the signed socket down: WebcastBlockedError with TikTok's reason."""
+    live = await start_live()
+    live.fake.clock = lambda: time.time() + HOUR_AHEAD
+
+    with pytest.raises(WebcastBlockedError, match="X-Gnarly is stale"):
+        await run_python_client(live, key=KEY, **connect_args("room_id"))
+
+
+@pytest.mark.node
+async def test_node_client_sees_tiktok_refusing_the_socket(
+    start_live: StartLive, node_client: NodeClient
+) -> None:
+    """TikTok turning the signed socket down: connect() fails with TikTok's reason."""
+    live = await start_live()
+    live.fake.clock = lambda: time.time() + HOUR_AHEAD
+
+    run = await run_node_client(node_client, live, key=KEY, **connect_args("room_id"))
+
+    error = run.first("connect_error")
+    assert "Error connecting to WebSocket with message: X-Gnarly is stale" in error["message"]
