@@ -68,18 +68,17 @@ async def run_python_client(
 ) -> PythonRun:
     """Connect TikTokLive through the service until the chat, gift and like events arrive.
 
-    The client is configured as a user would point it at us: ``sign_api_base`` and
-    ``sign_api_key``, ``WebDefaults.tiktok_sign_url`` (its session-whitelist check reads
-    it), and TikTok's hosts (``tiktok_app_url``, ``tiktok_webcast_url``) on the fake. The
-    caller restores ``WebDefaults`` (``monkeypatch``). Errors of ``start()`` propagate.
+    The client is pointed at us as the README says (``WebDefaults.tiktok_sign_url`` and
+    ``tiktok_sign_api_key``, set before the client is made), and at the fake for the
+    TikTok hosts it calls itself (``tiktok_app_url``, ``tiktok_webcast_url``). The caller
+    restores ``WebDefaults`` (``monkeypatch``). Errors of ``start()`` and of the socket
+    propagate.
     """
     WebDefaults.tiktok_sign_url = live.service_url
+    WebDefaults.tiktok_sign_api_key = key
     WebDefaults.tiktok_app_url = live.fake.origin
     WebDefaults.tiktok_webcast_url = live.fake.origin + "/webcast"
-    client = TikTokLiveClient(
-        unique_id,
-        web_kwargs={"signer_kwargs": {"sign_api_base": live.service_url, "sign_api_key": key}},
-    )
+    client = TikTokLiveClient(unique_id)
     run = PythonRun()
     wanted = {CommentEvent, GiftEvent, LikeEvent}
     done = asyncio.Event()

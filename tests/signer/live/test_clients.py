@@ -81,7 +81,7 @@ def start_live(
         monkeypatch.delenv(name, raising=False)
         monkeypatch.delenv(name.lower(), raising=False)
     # TikTokLive keeps its hosts in a global; run_python_client sets them.
-    for name in ("tiktok_sign_url", "tiktok_app_url", "tiktok_webcast_url"):
+    for name in ("tiktok_sign_url", "tiktok_sign_api_key", "tiktok_app_url", "tiktok_webcast_url"):
         monkeypatch.setattr(WebDefaults, name, getattr(WebDefaults, name))
 
     async def _start(transport: str = "direct", **changes: Any) -> Live:
