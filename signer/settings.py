@@ -152,6 +152,21 @@ class Settings(BaseModel):
 
     data_dir: Path = Path("data")
 
+    # -- the algorithm-change monitor (tiktok-signer monitor) and its alerts
+    #: What the monitor probes.
+    service_url: HttpUrl = "http://127.0.0.1:8080"
+    #: Also fetch the live site's SDK and send a canary to TikTok; unset: on with ``sdk_source=live``.
+    monitor_live: bool | None = None
+    #: On a detected breakage, take the emergency step through /admin (needs admin_key).
+    monitor_emergency: bool = False
+    #: Where the monitor writes its Prometheus textfile (node-exporter's textfile collector).
+    monitor_textfile: Path | None = None
+    alert_slack_url: SecretStr | None = None
+    alert_webhook_url: SecretStr | None = None
+    #: ``smtp://user:password@host:port`` (``smtps://`` for implicit TLS; ``?starttls=1``).
+    alert_smtp_url: SecretStr | None = None
+    alert_email_to: CommaList = ()
+
     @field_validator("providers")
     @classmethod
     def _providers_not_empty(cls, value: tuple[str, ...]) -> tuple[str, ...]:

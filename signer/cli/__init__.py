@@ -38,11 +38,17 @@ class ExitCode(enum.IntEnum):
 
 
 def _parser() -> argparse.ArgumentParser:
-    from signer.cli import keys, sdk, serve  # noqa: PLC0415 - the commands import this module
+    from signer.cli import (  # noqa: PLC0415 - the commands import this module
+        baseline,
+        keys,
+        monitor,
+        sdk,
+        serve,
+    )
 
     parser = argparse.ArgumentParser(prog="tiktok-signer", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    for command in (serve, sdk, keys):
+    for command in (serve, sdk, keys, monitor, baseline):
         command.add_parser(commands)
     return parser
 
