@@ -155,7 +155,7 @@ class Settings(BaseModel):
     # -- the algorithm-change monitor (tiktok-signer monitor) and its alerts
     #: What the monitor probes.
     service_url: HttpUrl = "http://127.0.0.1:8080"
-    #: Also fetch the live site's SDK and send a canary to TikTok; unset: on with ``sdk_source=live``.
+    #: Also fetch the live site's SDK and send TikTok a canary; unset: on when sdk_source=live.
     monitor_live: bool | None = None
     #: On a detected breakage, take the emergency step through /admin (needs admin_key).
     monitor_emergency: bool = False
