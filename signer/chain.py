@@ -235,7 +235,7 @@ class Chain:
             seconds = time.perf_counter() - started
             if entry.breaker.failures:
                 entry.breaker.success()
-            self._metrics.observe_sign(name, seconds)
+            self._metrics.observe_sign(name, seconds, request.kind)
             return result, Attempt(name, ok=True, seconds=seconds)
         self._breaker_failure(entry)
         return None, self._failed(name, started, code, cause)

@@ -53,8 +53,8 @@ class Metrics:
         # signer_provider_failures_total by reason.
         self.sign_seconds = Histogram(
             "signer_sign_duration_seconds",
-            "Time a provider took for one successful signature.",
-            ["provider"],
+            "Time a provider took for one successful signature, by request kind (http, ws).",
+            ["provider", "kind"],
             buckets=LATENCY_BUCKETS,
             registry=reg,
         )
@@ -157,7 +157,7 @@ class Metrics:
             registry=reg,
         )
         self._request_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
-        self._sign_children: dict[str, Histogram] = {}
+        self._sign_children: dict[tuple[str, str], Histogram] = {}
 
     def exposition(self) -> bytes:
         """The text format of every metric (summed over the workers when there are several)."""
@@ -180,11 +180,12 @@ class Metrics:
         children[0].inc()
         children[1].observe(seconds)
 
-    def observe_sign(self, provider: str, seconds: float) -> None:
-        """Record one successful signature's latency."""
-        child = self._sign_children.get(provider)
+    def observe_sign(self, provider: str, seconds: float, kind: str = "http") -> None:
+        """Record one successful signature's latency (``kind``: ``http`` or ``ws``)."""
+        key = (provider, kind)
+        child = self._sign_children.get(key)
         if child is None:
-            child = self._sign_children[provider] = self.sign_seconds.labels(provider)
+            child = self._sign_children[key] = self.sign_seconds.labels(provider, kind)
         child.observe(seconds)
 
     def provider_failed(self, provider: str, reason: str) -> None:

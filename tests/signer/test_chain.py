@@ -86,7 +86,7 @@ async def test_each_fault_falls_through_to_the_next(behaviour: Behaviour, code: 
     assert (first.provider, first.ok, first.code) == ("p0", False, code)
     assert first.cause
     assert sample(metrics, "signer_provider_failures_total", provider="p0", reason=code) == 1
-    assert sample(metrics, "signer_sign_duration_seconds_count", provider="p1") == 1
+    assert sample(metrics, "signer_sign_duration_seconds_count", provider="p1", kind="http") == 1
 
 
 async def test_garbage_is_logged_as_a_self_check_failure() -> None:

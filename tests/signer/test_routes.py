@@ -210,7 +210,7 @@ async def test_metrics_count_requests_and_signatures(client: Client) -> None:
     assert response.content_type == "text/plain"
     text = await response.text()
     assert 'signer_http_requests_total{method="POST",route="/sign",status="200"} 1.0' in text
-    assert 'signer_sign_duration_seconds_count{provider="native"} 1.0' in text
+    assert 'signer_sign_duration_seconds_count{kind="http",provider="native"} 1.0' in text
     assert 'signer_provider_state{provider="native",state="ready"} 1.0' in text
     assert "signer_build_info{version=" in text
 
