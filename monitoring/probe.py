@@ -267,8 +267,11 @@ async def _canaries(
         if request[1].startswith("https") or result.build is None:
             result.build = verified.build or result.build
             result.envcode, result.canvas = verified.envcode, verified.canvas
-        result.known_build = verified.known and result.known_build is not False
-        unknown += [] if verified.known else [verified]
+        # X-Bogus alone names no build: only tokens that name one can be of an unknown one.
+        named = verified.x_gnarly is not None or verified.x_dynosaur is not None
+        if named:
+            result.known_build = verified.known and result.known_build is not False
+        unknown += [] if verified.known or not named else [verified]
     if latencies:
         result.latency_s = round(min(latencies), 6)
     found: list[Observation] = []
