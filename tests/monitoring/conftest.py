@@ -120,26 +120,32 @@ def loop() -> Iterator[Loop]:
     running.close()
 
 
-@pytest.fixture
-def service(loop: Loop) -> Iterator[Service]:
-    """The app (admin key set) with ``one`` and ``two`` on 127.0.0.1."""
+def start_service(loop: Loop, **settings: Any) -> Service:
+    """Start the app (admin key set) with ``one`` and ``two`` on 127.0.0.1."""
     persona = persona_from(Settings())
     one, two = Unnoticed("one", persona), Unnoticed("two", persona)
-    settings = Settings(providers=("native",), admin_key=ADMIN_KEY)
+    app = make_app(Settings(providers=("native",), admin_key=ADMIN_KEY, **settings), [one, two])
 
     async def start() -> web.AppRunner:
-        runner = web.AppRunner(make_app(settings, [one, two]), access_log=None)
+        runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", 0).start()
         return runner
 
     runner: web.AppRunner = loop.run(start())
-    port = runner.addresses[0][1]
-    yield Service(loop, f"http://127.0.0.1:{port}", one, two, runner)
-    loop.run(runner.cleanup())
+    return Service(loop, f"http://127.0.0.1:{runner.addresses[0][1]}", one, two, runner)
 
 
-def _start(loop: Loop, server: LoopbackServer) -> None:
+@pytest.fixture
+def service(loop: Loop) -> Iterator[Service]:
+    """The app (admin key set) with ``one`` and ``two`` on 127.0.0.1."""
+    started = start_service(loop)
+    yield started
+    loop.run(started.runner.cleanup())
+
+
+def start_fake(loop: Loop, server: LoopbackServer) -> None:
+    """Start a fake server on the thread's loop."""
     loop.run(server.start())
 
 
@@ -147,7 +153,7 @@ def _start(loop: Loop, server: LoopbackServer) -> None:
 def sink(loop: Loop) -> Iterator[AlertSink]:
     """The Slack and webhook receiver."""
     server = AlertSink()
-    _start(loop, server)
+    start_fake(loop, server)
     yield server
     loop.run(server.aclose())
 
