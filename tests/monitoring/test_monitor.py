@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -10,7 +13,7 @@ import pytest
 from signer.cli import main
 from tests.fakes.alert_sink import SLACK, WEBHOOK
 from tests.monitoring.conftest import ADMIN_KEY, SMTP_PASSWORD
-from tests.support import free_port
+from tests.support import REPO, free_port
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -229,3 +232,22 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str], args: tuple[str
     except SystemExit as exc:  # argparse's own usage errors
         code = int(str(exc.code))
     assert code == 2
+
+
+def test_continuous_runs_in_a_process_until_stopped(service: Service, tmp_path: Path) -> None:
+    environment = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("SIGNER_")},
+        "PYTHONPATH": str(REPO),
+        "SIGNER_DATA_DIR": str(tmp_path),
+        "SIGNER_SERVICE_URL": service.url,
+        "SIGNER_ADMIN_KEY": ADMIN_KEY,
+    }
+    command = [sys.executable, "-m", "signer", "monitor", "--continuous", "--interval", "0.1"]
+    with subprocess.Popen(
+        [*command, "--json"], stdout=subprocess.PIPE, env=environment, text=True
+    ) as process:
+        assert process.stdout is not None
+        runs = [json.loads(process.stdout.readline()) for _ in range(2)]
+        process.terminate()
+    assert [r["verdict"] for r in runs] == ["healthy", "healthy"]
+    assert ADMIN_KEY not in json.dumps(runs)
