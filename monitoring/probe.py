@@ -158,7 +158,7 @@ async def probe(
             continue
         result = ProviderProbe(entry["name"], str(entry.get("state")), bool(entry.get("enabled")))
         providers[result.name] = result
-        observations += _health_findings(entry, result, config)
+        observations += _health_findings(entry, result)
         if result.enabled or config.admin_key:
             observations += await _canaries(base, entry, result, config, session)
             observations += _latency_findings(result, history)
@@ -166,9 +166,7 @@ async def probe(
     return ProbeResult(health, providers, observations)
 
 
-def _health_findings(
-    entry: dict[str, Any], result: ProviderProbe, config: MonitorConfig
-) -> list[Observation]:
+def _health_findings(entry: dict[str, Any], result: ProviderProbe) -> list[Observation]:
     found: list[Observation] = []
     if result.enabled and result.state not in {"ready", "degraded"}:
         result.ok = False
@@ -186,7 +184,6 @@ def _health_findings(
         )
     if entry.get("unknown_build"):
         found.append(_unknown_build(result.name, str(entry.get("unknown_build"))))
-    del config
     return found
 
 
