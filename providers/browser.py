@@ -113,6 +113,7 @@ INIT_SDK_JS = """(paths) => {
   return null;
 }"""
 READY_JS = "() => Boolean(window.byted_acrawler && window.__signer)"
+EXPORTS_JS = "() => Object.keys(window.byted_acrawler || {})"
 SETUP_JS = "() => window.__signer.setup()"
 SIGN_JS = "(jobs) => window.__signer.sign(jobs)"
 PROBE_PATH = "/api/signer/probe/?aid=1988"
@@ -465,6 +466,36 @@ class BrowserProvider:
         finally:
             slot.idle.set()
         return count / (elapsed_ms / 1000)
+
+    async def page_facts(self) -> dict[str, Any]:
+        """What a fresh page shows of the SDK: ``byted_acrawler``'s keys before and after init.
+
+        ``exports`` are the keys once the SDK has loaded, before anything calls it (the
+        pool's pages have spent the one-shot ``registerWsSigner`` by then);
+        ``exports_after_init`` after ``init`` (file mode only: the page is ours), with
+        ``init_error`` what init threw (2025 builds throw offline). ``socket_signer``: the
+        pool's pages hold one. For the baseline analyzer; the page is closed again.
+        """
+        context = await self._ensure_browser()
+        page = await context.new_page()
+        try:
+            await page.goto(self.config.origin + "/", wait_until="domcontentloaded")
+            await page.wait_for_function(READY_JS, timeout=self.config.start_timeout_s * 1000)
+            exports: list[str] = await page.evaluate(EXPORTS_JS)
+            after: list[str] | None = None
+            init_error: str | None = None
+            if self._profile is not None:
+                init_error = await page.evaluate(INIT_SDK_JS, list(self._profile.signed_paths))
+                after = await page.evaluate(EXPORTS_JS)
+        finally:
+            with contextlib.suppress(PlaywrightError):
+                await page.close()
+        return {
+            "exports": sorted(exports),
+            "exports_after_init": None if after is None else sorted(after),
+            "init_error": init_error,
+            "socket_signer": any(slot is not None and slot.ws for slot in self._slots),
+        }
 
     def _expected_profile(self) -> Profile | None:
         """The profile a request is prepared for: the configured build, or the one live pages run.
