@@ -33,7 +33,13 @@ if TYPE_CHECKING:
 
 ENV_PREFIX = "SIGNER_"
 #: Plain names honoured besides ``SIGNER_*`` (what container platforms set).
-ENV_ALIASES: Mapping[str, str] = {"HOST": "host", "PORT": "port", "LOG_LEVEL": "log_level"}
+ENV_ALIASES: Mapping[str, str] = {
+    "HOST": "host",
+    "PORT": "port",
+    "LOG_LEVEL": "log_level",
+    # Knative's SinkBinding injects the CloudEvents sink as K_SINK.
+    "K_SINK": "sink_url",
+}
 DEFAULT_CONFIG = Path("config/default.toml")
 #: The shortest admin key accepted.
 MIN_ADMIN_KEY = 16
@@ -151,6 +157,14 @@ class Settings(BaseModel):
     browser_start_timeout_s: float = Field(30.0, gt=0, le=600)
 
     data_dir: Path = Path("data")
+
+    # -- partner integrations (signer/partner, signer/store)
+    #: The store: ``sqlite:///PATH`` or ``postgresql://...``; unset: SQLite in the data dir.
+    database_url: SecretStr | None = None
+    #: Encrypts stored secrets; unset: generated into ``<data dir>/secret.key`` (0600).
+    secret_key: SecretStr | None = None
+    #: Where verified webhooks go as CloudEvents (``K_SINK`` too).
+    sink_url: HttpUrl | None = None
 
     # -- the algorithm-change monitor (tiktok-signer monitor) and its alerts
     #: What the monitor probes.
