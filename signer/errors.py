@@ -286,3 +286,45 @@ _PROVIDER_STATUS = {
 def provider_error_status(code: str) -> int:
     """The HTTP status of a ``providers.errors`` error with this code."""
     return _PROVIDER_STATUS.get(code, 502)
+
+
+class Conflict(SignerError):
+    """Raised when a request would create what already exists."""
+
+    status = 409
+    code = "conflict"
+
+
+class IntegrationExists(Conflict):
+    """Raised when a partner integration of that id is already stored."""
+
+    code = "integration_exists"
+
+
+class AccountNotFound(NotFound):
+    """Raised when an operation names a partner account the store does not hold."""
+
+    code = "account_not_found"
+
+
+class IntegrationNotFound(NotFound):
+    """Raised when a request names a partner integration the store does not hold."""
+
+    code = "integration_not_found"
+
+
+class StoreError(SignerError):
+    """Raised when the credential store cannot do what was asked (driver error, bad data)."""
+
+    status = 503
+    code = "store_unavailable"
+
+
+class SecretKeyMismatch(StoreError):
+    """Raised when a stored secret does not decrypt with the configured ``SIGNER_SECRET_KEY``.
+
+    The stored value was encrypted with another key (or was altered): never garbage.
+    """
+
+    status = 500
+    code = "secret_key_mismatch"
