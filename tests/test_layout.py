@@ -102,3 +102,21 @@ def test_the_registry_loads_no_provider() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_the_postgres_driver_is_imported_only_by_its_backend() -> None:
+    """Only signer/store/postgres.py imports psycopg; the SQLite store never loads it."""
+    importers = sorted(
+        module
+        for module, tree in _sources().items()
+        if any(name.split(".")[0] == "psycopg" for name in _imports(tree, module_level=False))
+    )
+    assert importers == ["signer.store.postgres"]
+    code = (
+        "import sys, signer.store, signer.store.sqlite;"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'psycopg'))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO
+    )
+    assert result.stdout.strip() == "[]"

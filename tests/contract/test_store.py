@@ -532,3 +532,23 @@ async def test_an_unreachable_postgres_is_a_clear_error_without_the_password(
     with pytest.raises(StoreError, match="cannot connect") as caught:
         await open_store(url, tmp_path, KEY)
     assert "hunter2-password" not in f"{caught.value} {caught.value.__cause__!r}"
+
+
+async def test_postgres_reconnects_after_losing_its_connection(postgres: PostgresServer) -> None:
+    schema = f"t{next(_schemas)}"
+    with psycopg.connect(postgres.url(), autocommit=True) as admin:
+        admin.execute(f"CREATE SCHEMA {schema}")
+        opened = await open_store(postgres.url(schema=schema), postgres.directory, KEY)
+        try:
+            await opened.add_integration(shop())
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE pid <> pg_backend_pid() AND datname = 'postgres'"
+            )
+            with pytest.raises(StoreError):
+                await opened.get_integration("shop-a")
+            found = await opened.get_integration("shop-a")
+            assert found is not None
+            assert found.app_secret == Secret(APP_SECRET)
+        finally:
+            await opened.close()
