@@ -92,7 +92,10 @@ def test_snapshot_keys_and_facts_of_the_2026_build(snapshots: dict[str, dict[str
     assert (gnarly["magic"], gnarly["field_count"], gnarly["length"]) == (75, 17, 332)
     assert (gnarly["version"], gnarly["build"]) == ("5.3.2", "1.0.0.417")
     assert signature["x_dynosaur"]["present"] is True
-    assert signature["x_dynosaur"]["length"] == 404
+    # Its string records (time, nonces, counters) vary in length: 404 characters give or take.
+    length = signature["x_dynosaur"]["length"]
+    assert 396 <= length <= 416
+    assert length % 4 == 0
     assert len(signature["x_dynosaur"]["record_tags"]) == 25
     assert snap["socket_signer"]["exists"] is True
     assert snap["socket_signer"]["x_gnarly"]["field_count"] == 17
