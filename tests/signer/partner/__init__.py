@@ -1,0 +1,1 @@
+"""Tests of the partner algorithms (signer/partner), against the shared vectors."""
