@@ -129,7 +129,7 @@ def main() -> None:
             # From a cold pool: the warm-up's guest visits count against the load's requests.
             before = visits(fake)
             timed_get(base + fetch_path(USER_AGENTS[0]))  # fail early
-            run_wrk("warmup", base, paths, 8, 1, process.pid, script="wrk_gets.lua")
+            run_wrk("warmup", base, paths, 8, 1, process.pid, path="GET")
             for concurrency in CONCURRENCY:
                 result = run_wrk(
                     transport,
@@ -138,7 +138,7 @@ def main() -> None:
                     concurrency,
                     args.seconds,
                     process.pid,
-                    script="wrk_gets.lua",
+                    path="GET",
                 )
                 results.append(result)
                 time.sleep(0.5)

@@ -198,16 +198,15 @@ def run_wrk(
     seconds: float,
     server_pid: int,
     path: str = "/signature",
-    script: str = "wrk_bodies.lua",
 ) -> LoadResult:
     """Run wrk once (bounded by ``seconds``) and read its JSON summary line.
 
-    ``script`` is ``wrk_bodies.lua`` (POST each line of ``urls_file`` to ``path``) or
-    ``wrk_gets.lua`` (GET each line of ``urls_file``, a path with its query).
+    Each line of ``urls_file`` is POSTed to ``path``; with ``path="GET"`` each line is a
+    path (and query) to GET.
     """
     command = [
         require_wrk(), "-t1", f"-c{concurrency}", f"-d{seconds:g}s", "--timeout", "5s",
-        "-s", str(BENCH / script), url, "--", str(urls_file), path,
+        "-s", str(BENCH / "wrk_bodies.lua"), url, "--", str(urls_file), path,
     ]  # fmt: skip
     cpu_before = cpu_seconds(server_pid)
     out = subprocess.run(command, check=True, capture_output=True, text=True, timeout=seconds + 30)

@@ -1,6 +1,7 @@
 -- wrk script: POST the URLs of bench/urls.txt, one after the other, to /signature (or the
--- path given after the URL file),
--- and print a JSON summary line (latency percentiles in microseconds) when done.
+-- path given after the URL file); with "GET" there instead, GET each line of the file as a
+-- path with its query (the LIVE routes). Prints a JSON summary line (latency percentiles in
+-- microseconds) when done.
 local urls = {}
 local next_url = 1
 local path = "/signature"
@@ -13,9 +14,10 @@ function init(args)
 end
 
 function request()
-  local body = urls[next_url]
+  local line = urls[next_url]
   next_url = next_url % #urls + 1
-  return wrk.format("POST", path, {["Content-Type"] = "text/plain"}, body)
+  if path == "GET" then return wrk.format("GET", line) end
+  return wrk.format("POST", path, {["Content-Type"] = "text/plain"}, line)
 end
 
 function done(summary, latency, _requests)

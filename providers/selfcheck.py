@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from providers.typing import SignResult
     from providers.urls import SignedUrl
 
-__all__ = ["Verified", "problem", "verify_http", "verify_signatures", "verify_ws"]
+__all__ = ["Verified", "problem", "verify_http", "verify_ws"]
 
 _EMPTY_MD5 = "d41d8cd98f00b204e9800998ecf8427e"
 #: X-Gnarly field and X-Dynosaur record that hold the same environment value.
@@ -67,33 +67,6 @@ class Verified:
     def known(self) -> bool:
         """Whether the tokens come from a build with a profile."""
         return self.profile is not None
-
-
-def verify_signatures(
-    query: str, body: str, user_agent: str, x_bogus: str, x_gnarly: str | None
-) -> xgnarly.XGnarlyToken | None:
-    """Raise SelfCheckFailed unless both 2025 signatures cover (query, body, user agent).
-
-    The X-Bogus must re-encode from them with its own time, canvas and flags; the
-    X-Gnarly, when there is one, must decode and carry their MD5s (fields 3, 4, 5).
-    Returns the decoded X-Gnarly (its version fields are worth reading).
-    """
-    try:
-        xbogus.decode(x_bogus)
-    except TokenDecodeError as exc:
-        raise SelfCheckFailed(f"X-Bogus does not decode: {exc}") from None
-    if not xbogus.verify(x_bogus, query, body, user_agent):
-        raise SelfCheckFailed("X-Bogus does not re-encode from the signed query, body and UA")
-    if x_gnarly is None:
-        return None
-    record = _decode_gnarly(x_gnarly)
-    if (record.get(3), record.get(4), record.get(5)) != (
-        md5_hex(query),
-        md5_hex(body),
-        md5_hex(user_agent),
-    ):
-        raise SelfCheckFailed("X-Gnarly does not hash the signed query, body and UA")
-    return record
 
 
 def _decode_gnarly(token: str) -> xgnarly.XGnarlyToken:
@@ -151,10 +124,16 @@ def _check_gnarly_hashes(
 
 
 def _verify_2025(signed: SignedUrl, body: str, user_agent: str) -> Verified:
-    record = verify_signatures(
-        signed.signed_query, body, user_agent, signed.x_bogus, signed.x_gnarly
-    )
-    fields = xbogus.decode(signed.x_bogus)
+    try:
+        fields = xbogus.decode(signed.x_bogus)
+    except TokenDecodeError as exc:
+        raise SelfCheckFailed(f"X-Bogus does not decode: {exc}") from None
+    if not xbogus.verify(signed.x_bogus, signed.signed_query, body, user_agent):
+        raise SelfCheckFailed("X-Bogus does not re-encode from the signed query, body and UA")
+    record = None
+    if signed.x_gnarly is not None:
+        record = _decode_gnarly(signed.x_gnarly)
+        _check_gnarly_hashes(record, signed.signed_query, body, user_agent, "signed query")
     profile = _profile_of(record) if record is not None else None
     if profile is not None and profile.line != 2025:
         raise SelfCheckFailed(f"build {profile.build} writes X-Dynosaur; the URL has none")
