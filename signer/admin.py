@@ -19,6 +19,7 @@ from signer.app_keys import CHAIN, GUARD, SETTINGS, STATE
 from signer.errors import AdminUnauthorized, BadRequest
 from signer.inputs import parse_json_object, read_body
 from signer.middleware import expect_continue
+from signer.partner.routes import admin_routes as partner_admin_routes
 from signer.state.operator import Note, SetMaintenance, SetProviders
 
 if TYPE_CHECKING:
@@ -77,6 +78,9 @@ def make_admin_app(admin_key: SecretStr, throttle: AuthThrottle) -> web.Applicat
             web.post("/providers/{name}/restart", restart, expect_handler=expect),
         ]
     )
+    for route in partner_admin_routes:
+        assert isinstance(route, web.RouteDef)  # noqa: S101 - a route table holds RouteDefs
+        admin.router.add_route(route.method, route.path, route.handler, expect_handler=expect)
     return admin
 
 

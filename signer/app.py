@@ -34,6 +34,7 @@ from signer.inputs import RequestParser
 from signer.live.routes import LIVE
 from signer.metrics import Metrics
 from signer.middleware import Drain, make_edge_middleware
+from signer.partner.routes import PartnerGroup, partner_lifecycle
 from signer.routes import PUBLIC, SIGN
 from signer.state import operator
 from signer.state.memory import MemoryState
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
 
     from providers.typing import Provider
     from signer.middleware import Envelope, ErrorHeaders
+    from signer.partner.runtime import PartnerOptions
     from signer.settings import Settings
     from signer.state import SharedState
     from signer.state.relay import Relay
@@ -58,11 +60,13 @@ def make_app(
     metrics: Metrics | None = None,
     state: SharedState | None = None,
     relay: Relay | None = None,
+    partner: PartnerOptions | None = None,
 ) -> web.Application:
     """Build the app; ``providers`` replaces the configured ones (tests inject fakes).
 
     ``state`` replaces the in-process shared state; ``relay`` connects the in-process one
-    to the supervisor's (several workers).
+    to the supervisor's (several workers). ``partner`` gives the partner routes a store,
+    a clock and an id factory (tests).
     """
     metrics = metrics or Metrics()
     personas = PersonaStore(persona_from(settings))
@@ -106,10 +110,11 @@ def make_app(
     )
     app[PARSER] = RequestParser(settings)
     app[STARTED_AT] = time.monotonic()
-    for group in (PUBLIC, SIGN, LIVE, AdminGroup(settings.admin_key)):
+    for group in (PUBLIC, SIGN, LIVE, PartnerGroup(partner), AdminGroup(settings.admin_key)):
         group.register(app)
     app.cleanup_ctx.append(_state_lifecycle)
     app.cleanup_ctx.append(_http_session)
+    app.cleanup_ctx.append(partner_lifecycle)
     app.cleanup_ctx.append(_providers_lifecycle)
     return app
 

@@ -328,3 +328,27 @@ class SecretKeyMismatch(StoreError):
 
     status = 500
     code = "secret_key_mismatch"
+
+
+class WrongIntegrationKind(BadRequest):
+    """Raised when a partner route names an integration of another kind (shop, business...)."""
+
+    code = "wrong_integration_kind"
+
+
+class ReauthorizationNeeded(Conflict):
+    """Raised when a seller's account needs the OAuth authorization again (105xxx/360xxx)."""
+
+    code = "reauthorization_needed"
+
+
+class InvalidOAuthState(BadRequest):
+    """Raised when an OAuth callback's ``state`` is unknown, used already or expired."""
+
+    code = "invalid_state"
+
+
+class InvalidWebhookSignature(Unauthorized):
+    """Raised when a webhook's signature does not verify; nothing is delivered."""
+
+    code = "invalid_signature"

@@ -165,6 +165,30 @@ class Settings(BaseModel):
     secret_key: SecretStr | None = None
     #: Where verified webhooks go as CloudEvents (``K_SINK`` too).
     sink_url: HttpUrl | None = None
+    #: CloudEvents HTTP content mode of the deliveries.
+    sink_mode: Literal["structured", "binary"] = "structured"
+    #: One delivery attempt's limit; failed deliveries are retried with backoff from
+    #: ``outbox_retry_base_s``, doubling up to ``outbox_retry_max_s``, until the sink takes them.
+    sink_timeout_s: float = Field(10.0, gt=0, le=300)
+    outbox_retry_base_s: float = Field(1.0, gt=0, le=3600)
+    outbox_retry_max_s: float = Field(300.0, gt=0, le=86400)
+    #: How far a TikTok-Signature ``t=`` may be from now, either way.
+    webhook_tolerance_s: int = Field(300, ge=1, le=86400)
+    #: TikTok Shop: the Open API, the token endpoints' origin, the authorize pages.
+    shop_api_url: HttpUrl = "https://open-api.tiktokglobalshop.com"
+    shop_auth_url: HttpUrl = "https://auth.tiktok-shops.com"
+    shop_authorize_url: HttpUrl = "https://services.tiktokshop.com/open/authorize"
+    shop_legacy_authorize_url: HttpUrl = "https://auth.tiktok-shops.com/oauth/authorize"
+    #: One call to the Shop API or its token endpoints.
+    shop_timeout_s: float = Field(15.0, gt=0, le=300)
+    #: How long an OAuth ``state`` stays valid (a seller logs in meanwhile).
+    oauth_state_ttl_s: float = Field(1800.0, ge=60, le=86400)
+    #: Refresh a token pair this long before the access token expires (and at least daily);
+    #: the refresher looks every ``shop_refresh_interval_s``.
+    shop_refresh_before_s: float = Field(21600.0, ge=60, le=30 * 86400)
+    shop_refresh_interval_s: float = Field(300.0, ge=1, le=86400)
+    #: The Business Plugin's authorization page (``external_data`` goes in its query).
+    business_authorization_url: HttpUrl = "https://ads.tiktok.com/business-extension/auth"
 
     # -- the algorithm-change monitor (tiktok-signer monitor) and its alerts
     #: What the monitor probes.

@@ -1,0 +1,387 @@
+"""The partner routes: Shop signing and proxy, accounts, Business Plugin, OAuth, webhooks, admin.
+
+Three route groups. The partner API (``/partner/shop/sign``, ``/partner/shop/proxy/{path}``,
+``/partner/shop/accounts``, ``/partner/business/external-data`` and its ``/verify``) is
+guarded by client keys like the sign routes. The OAuth pair (``/partner/shop/oauth/authorize``
+and ``/callback``, opened by a seller's browser, protected by the single-use ``state``) and
+the webhook receivers (``/webhooks/tiktok/{integration}``, ``/webhooks/shop/{integration}``,
+authenticated by TikTok's signatures) are not. The integrations themselves are managed under
+``/admin/partner/integrations`` (the admin key). No answer carries a secret: app secrets and
+tokens are read from the store only to sign or to call TikTok.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+import orjson
+from aiohttp import web
+
+from signer.app_keys import SETTINGS
+from signer.errors import (
+    AccountNotFound,
+    BadRequest,
+    IntegrationNotFound,
+    ReauthorizationNeeded,
+    TikTokTimeout,
+    TikTokUnavailable,
+    WrongIntegrationKind,
+)
+from signer.groups import RouteGroup
+from signer.inputs import METHODS, parse_json_object, read_body
+from signer.middleware import LOG_FIELDS
+from signer.partner import business, inbox, oauth, outbox, shop
+from signer.partner.runtime import PARTNER, Partner, PartnerOptions, partner_lifecycle
+from signer.store import ENVIRONMENTS, KINDS, Integration, Secret
+
+if TYPE_CHECKING:
+    from signer.store import Account, IntegrationKind, Store
+
+partner_routes = web.RouteTableDef()
+admin_routes = web.RouteTableDef()
+
+#: An integration id: what names it in routes and URLs.
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+#: A Shop API path the proxy forwards to: segments of letters, digits, ``_ - .``, no ``..``.
+_API_PATH = re.compile(r"(?:/[A-Za-z0-9_\-][A-Za-z0-9_.\-]*)+")
+#: Request headers the proxy passes on to TikTok (nothing else: no client key, no cookie).
+_FORWARDED_HEADERS = ("Content-Type", "Accept", "Accept-Language")
+#: Answer headers passed back from TikTok.
+_RETURNED_HEADERS = ("Content-Type", "X-Tt-Logid", "Retry-After")
+#: The proxy's request header naming the integration, and the one naming the shop.
+INTEGRATION_HEADER = "X-Partner-Integration"
+SHOP_HEADER = "X-Partner-Shop-Id"
+
+
+def json_response(payload: dict[str, Any], status: int = 200) -> web.Response:
+    """A JSON answer."""
+    return web.Response(status=status, body=orjson.dumps(payload), content_type="application/json")
+
+
+async def json_body(request: web.Request) -> dict[str, Any]:
+    """The request's JSON object, within the body limit and the read timeout."""
+    settings = request.config_dict[SETTINGS]
+    return parse_json_object(
+        await read_body(request, settings.max_body_bytes, settings.read_timeout_s)
+    )
+
+
+def log_fields(request: web.Request, **fields: Any) -> None:
+    """Add fields to the request's canonical log line (never a secret)."""
+    request[LOG_FIELDS] = {**request.get(LOG_FIELDS, {}), **fields}
+
+
+def _text(data: dict[str, Any], name: str, *, required: bool = True, limit: int = 256) -> str:
+    value = data.get(name)
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str) or not value or len(value) > limit:
+        raise BadRequest(f"{name!r} must be a non-empty string of at most {limit} characters")
+    return value
+
+
+async def integration_of(
+    partner: Partner, integration_id: Any, kind: IntegrationKind
+) -> Integration:
+    """The integration named in a request, checked to be of ``kind``."""
+    if not isinstance(integration_id, str) or not _ID.fullmatch(integration_id):
+        raise BadRequest("'integration' must name an integration (letters, digits, _ . -)")
+    store = await partner.store()
+    integration = await store.get_integration(integration_id)
+    if integration is None:
+        raise IntegrationNotFound(f"no integration {integration_id!r}")
+    if integration.kind != kind:
+        raise WrongIntegrationKind(
+            f"integration {integration_id!r} is a {integration.kind} integration, not {kind}"
+        )
+    return integration
+
+
+async def usable_account(store: Store, integration: Integration, shop_id: str) -> Account:
+    """The seller's account, refused when it needs the authorization again."""
+    account = await store.get_account(integration.id, shop_id)
+    if account is None:
+        raise AccountNotFound(f"integration {integration.id!r} has no account for that shop")
+    if account.state != "active":
+        raise ReauthorizationNeeded(
+            "the seller must authorize the app again (GET /partner/shop/oauth/authorize)"
+        )
+    return account
+
+
+# -- TikTok Shop
+
+
+def _query(value: Any) -> Any:
+    if value is None or isinstance(value, dict | list):
+        return value
+    raise BadRequest("'query' must be an object or a list of [key, value] pairs")
+
+
+@partner_routes.post("/partner/shop/sign")
+async def shop_sign(request: web.Request) -> web.Response:
+    """Sign one Shop API request: ``{"integration", "method", "path", "query", "body"?, ...}``."""
+    partner = request.app[PARTNER]
+    data = await json_body(request)
+    integration = await integration_of(partner, data.get("integration"), "shop")
+    method = data.get("method", "GET")
+    if not isinstance(method, str) or method.upper() not in METHODS:
+        raise BadRequest(f"'method' must be one of {', '.join(sorted(METHODS))}")
+    path = _text(data, "path", limit=1024)
+    content_type = _text(data, "content_type", required=False) or None
+    body = data.get("body")
+    if body is not None and not isinstance(body, str):
+        raise BadRequest("'body' must be a string: the exact body to send")
+    shop_id = data.get("shop_id")
+    if shop_id is not None and (not isinstance(shop_id, str | int) or isinstance(shop_id, bool)):
+        raise BadRequest("'shop_id' must be a string")
+    account = None
+    if shop_id is not None:
+        account = await usable_account(await partner.store(), integration, str(shop_id))
+    try:
+        signed = shop.sign_request(
+            app_key=integration.app_key,
+            app_secret=integration.app_secret.reveal(),
+            method=method.upper(),
+            path=path,
+            query=_query(data.get("query")),
+            content_type=content_type,
+            body=body,
+            access_token=None if account is None else account.tokens.access_token.reveal(),
+            shop_cipher=None if account is None else account.shop_cipher,
+            shop_id=None if shop_id is None else str(shop_id),
+            base_url=partner.settings.shop_api_url,
+            clock=partner.clock,
+        )
+    except shop.ShopSignError as exc:
+        raise BadRequest(str(exc)) from None
+    log_fields(request, integration=integration.id)
+    return json_response(signed.as_json())
+
+
+@partner_routes.route("*", "/partner/shop/proxy/{path:.+}")
+async def shop_proxy(request: web.Request) -> web.StreamResponse:
+    """Forward a request to the Shop API, signed, with the seller's token; TikTok's answer back.
+
+    The integration comes in ``X-Partner-Integration`` and the seller's shop in
+    ``X-Partner-Shop-Id`` (optional: without it no token is sent); the query and the body
+    go to TikTok as sent, the body signed over its exact bytes.
+    """
+    partner = request.app[PARTNER]
+    if request.method not in METHODS:
+        raise BadRequest(f"the proxy forwards {', '.join(sorted(METHODS))}")
+    integration = await integration_of(partner, request.headers.get(INTEGRATION_HEADER), "shop")
+    path = "/" + request.match_info["path"]
+    if not _API_PATH.fullmatch(path) or "/../" in f"{path}/" or "/./" in f"{path}/":
+        raise BadRequest("the Shop API path holds characters the proxy does not forward")
+    shop_id = request.headers.get(SHOP_HEADER, "").strip() or None
+    store = await partner.store()
+    account = None if shop_id is None else await usable_account(store, integration, shop_id)
+    settings = partner.settings
+    body = await read_body(request, settings.max_body_bytes, settings.read_timeout_s)
+    content_type = request.headers.get("Content-Type")
+    try:
+        signed = shop.sign_request(
+            app_key=integration.app_key,
+            app_secret=integration.app_secret.reveal(),
+            method=request.method,
+            path=path,
+            query=list(request.query.items()),
+            content_type=content_type,
+            body=body,
+            access_token=None if account is None else account.tokens.access_token.reveal(),
+            shop_cipher=None if account is None else account.shop_cipher,
+            shop_id=shop_id,
+            base_url=settings.shop_api_url,
+            clock=partner.clock,
+        )
+    except shop.ShopSignError as exc:
+        raise BadRequest(str(exc)) from None
+    headers = {
+        name: request.headers[name] for name in _FORWARDED_HEADERS if name in request.headers
+    }
+    headers.update(signed.headers)
+    log_fields(request, integration=integration.id, upstream_path=path)
+    try:
+        async with partner.http.request(
+            request.method,
+            signed.signed_url,
+            data=body or None,
+            headers=headers,
+            allow_redirects=False,
+            timeout=aiohttp.ClientTimeout(total=settings.shop_timeout_s),
+        ) as reply:
+            answer = await reply.read()
+            status = reply.status
+            returned = {k: reply.headers[k] for k in _RETURNED_HEADERS if k in reply.headers}
+    except TimeoutError:
+        raise TikTokTimeout(
+            f"the Shop API did not answer within {settings.shop_timeout_s:g} s"
+        ) from None
+    except aiohttp.ClientError as exc:
+        raise TikTokUnavailable(
+            f"the Shop API could not be reached ({type(exc).__name__})"
+        ) from None
+    if account is not None:
+        await oauth.note_api_answer(store, account, answer)
+    log_fields(request, upstream_status=status)
+    return web.Response(status=status, body=answer, headers=returned)
+
+
+@partner_routes.get("/partner/shop/accounts")
+async def shop_accounts(request: web.Request) -> web.Response:
+    """Every seller account (``?integration=ID``: of one), its token state, no secret."""
+    partner = request.app[PARTNER]
+    wanted = request.query.get("integration")
+    store = await partner.store()
+    if wanted is not None:
+        await integration_of(partner, wanted, "shop")
+    accounts = await store.list_accounts(wanted)
+    now = partner.clock()
+    return json_response({"accounts": [oauth.account_view(account, now) for account in accounts]})
+
+
+# -- Business Plugin
+
+
+@partner_routes.post("/partner/business/external-data")
+async def external_data(request: web.Request) -> web.Response:
+    """Build ``external_data`` from ``fields`` with the integration's key, and its URL."""
+    partner = request.app[PARTNER]
+    data = await json_body(request)
+    integration = await integration_of(partner, data.get("integration"), "business")
+    fields = data.get("fields")
+    if not isinstance(fields, dict):
+        raise BadRequest("'fields' must be an object")
+    try:
+        built = business.build_external_data(
+            fields, integration.app_secret.reveal(), clock=partner.clock
+        )
+    except business.ExternalDataError as exc:
+        raise BadRequest(str(exc)) from None
+    log_fields(request, integration=integration.id)
+    return json_response(
+        {
+            "external_data": built,
+            "authorization_url": business.authorization_url(
+                built, base_url=partner.settings.business_authorization_url
+            ),
+        }
+    )
+
+
+@partner_routes.post("/partner/business/external-data/verify")
+async def verify_external_data(request: web.Request) -> web.Response:
+    """Check an ``external_data``: its HMAC with the integration's key, then its age."""
+    partner = request.app[PARTNER]
+    data = await json_body(request)
+    integration = await integration_of(partner, data.get("integration"), "business")
+    given = data.get("external_data")
+    if not isinstance(given, str) or not given:
+        raise BadRequest("'external_data' must be a non-empty string")
+    verdict = business.verify_external_data(
+        given, integration.app_secret.reveal(), clock=partner.clock
+    )
+    log_fields(request, integration=integration.id, valid=verdict.valid)
+    return json_response(verdict.as_json())
+
+
+# -- the operator's integrations (mounted in the /admin sub-application)
+
+
+def integration_view(integration: Integration) -> dict[str, Any]:
+    """An integration as the admin routes show it: never its secret."""
+    return {
+        "id": integration.id,
+        "kind": integration.kind,
+        "app_key": integration.app_key,
+        "environment": integration.environment,
+        "service_id": integration.service_id,
+        "created_at": integration.created_at,
+        "webhook_path": (
+            f"/webhooks/{'shop' if integration.kind == 'shop' else 'tiktok'}/{integration.id}"
+            if integration.kind in {"shop", "developers"}
+            else None
+        ),
+    }
+
+
+def _integration_from(data: dict[str, Any]) -> Integration:
+    integration_id = data.get("id")
+    if not isinstance(integration_id, str) or not _ID.fullmatch(integration_id):
+        raise BadRequest("'id' must be 1-64 letters, digits, '_', '.' or '-'")
+    kind = data.get("kind")
+    if kind not in KINDS:
+        raise BadRequest(f"'kind' must be one of {', '.join(KINDS)}")
+    environment = data.get("environment", "production")
+    if environment not in ENVIRONMENTS:
+        raise BadRequest(f"'environment' must be one of {', '.join(ENVIRONMENTS)}")
+    service_id = data.get("service_id")
+    if service_id is not None and (not isinstance(service_id, str) or not service_id):
+        raise BadRequest("'service_id' must be a non-empty string")
+    return Integration(
+        id=integration_id,
+        kind=kind,
+        app_key=_text(data, "app_key"),
+        app_secret=Secret(_text(data, "app_secret", limit=1024)),
+        environment=environment,
+        service_id=service_id,
+    )
+
+
+@admin_routes.post("/partner/integrations")
+async def add_integration(request: web.Request) -> web.Response:
+    """Store an integration (201); its secret is encrypted and never shown again."""
+    partner = request.config_dict[PARTNER]
+    integration = _integration_from(await json_body(request))
+    store = await partner.store()
+    added = await store.add_integration(integration)
+    log_fields(request, integration=added.id, kind=added.kind)
+    return json_response(integration_view(added), status=201)
+
+
+@admin_routes.get("/partner/integrations")
+async def list_integrations(request: web.Request) -> web.Response:
+    """Every integration, without secrets."""
+    store = await request.config_dict[PARTNER].store()
+    integrations = await store.list_integrations()
+    return json_response({"integrations": [integration_view(i) for i in integrations]})
+
+
+@admin_routes.delete("/partner/integrations/{id}")
+async def remove_integration(request: web.Request) -> web.Response:
+    """Forget an integration with its accounts (its undelivered events are still sent)."""
+    integration_id = request.match_info["id"]
+    store = await request.config_dict[PARTNER].store()
+    if not await store.remove_integration(integration_id):
+        raise IntegrationNotFound(f"no integration {integration_id!r}")
+    log_fields(request, integration=integration_id)
+    return json_response({"removed": integration_id})
+
+
+GUARDED = RouteGroup("partner", partner_routes, guarded=True)
+OAUTH = RouteGroup("partner-oauth", oauth.routes)
+WEBHOOKS = RouteGroup("webhooks", inbox.routes)
+
+
+class PartnerGroup:
+    """Every partner route group, the shared :class:`Partner` state and its workers."""
+
+    name = "partner"
+
+    def __init__(self, options: PartnerOptions | None = None) -> None:
+        self._options = options
+
+    def register(self, app: web.Application) -> None:
+        """Add the routes and the partner state (started after the HTTP session)."""
+        partner = Partner(app[SETTINGS], self._options)
+        partner.add_worker(outbox.Outbox)
+        partner.add_worker(oauth.Refresher)
+        app[PARTNER] = partner
+        for group in (GUARDED, OAUTH, WEBHOOKS):
+            group.register(app)
+
+
+__all__ = ["PARTNER", "PartnerGroup", "PartnerOptions", "admin_routes", "partner_lifecycle"]
