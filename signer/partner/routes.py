@@ -13,37 +13,31 @@ tokens are read from the store only to sign or to call TikTok.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import aiohttp
-import orjson
 from aiohttp import web
 
 from signer.app_keys import SETTINGS
-from signer.errors import (
-    AccountNotFound,
-    BadRequest,
-    IntegrationNotFound,
-    ReauthorizationNeeded,
-    TikTokTimeout,
-    TikTokUnavailable,
-    WrongIntegrationKind,
-)
+from signer.errors import BadRequest, IntegrationNotFound, TikTokTimeout, TikTokUnavailable
 from signer.groups import RouteGroup
-from signer.inputs import METHODS, parse_json_object, read_body
-from signer.middleware import LOG_FIELDS
+from signer.inputs import METHODS, read_body
 from signer.partner import business, inbox, oauth, outbox, shop
+from signer.partner.common import (
+    ID,
+    integration_of,
+    json_body,
+    json_response,
+    log_fields,
+    text_field,
+    usable_account,
+)
 from signer.partner.runtime import PARTNER, Partner, PartnerOptions, partner_lifecycle
 from signer.store import ENVIRONMENTS, KINDS, Integration, Secret
-
-if TYPE_CHECKING:
-    from signer.store import Account, IntegrationKind, Store
 
 partner_routes = web.RouteTableDef()
 admin_routes = web.RouteTableDef()
 
-#: An integration id: what names it in routes and URLs.
-_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 #: A Shop API path the proxy forwards to: segments of letters, digits, ``_ - .``, no ``..``.
 _API_PATH = re.compile(r"(?:/[A-Za-z0-9_\-][A-Za-z0-9_.\-]*)+")
 #: Request headers the proxy passes on to TikTok (nothing else: no client key, no cookie).
@@ -53,62 +47,6 @@ _RETURNED_HEADERS = ("Content-Type", "X-Tt-Logid", "Retry-After")
 #: The proxy's request header naming the integration, and the one naming the shop.
 INTEGRATION_HEADER = "X-Partner-Integration"
 SHOP_HEADER = "X-Partner-Shop-Id"
-
-
-def json_response(payload: dict[str, Any], status: int = 200) -> web.Response:
-    """A JSON answer."""
-    return web.Response(status=status, body=orjson.dumps(payload), content_type="application/json")
-
-
-async def json_body(request: web.Request) -> dict[str, Any]:
-    """The request's JSON object, within the body limit and the read timeout."""
-    settings = request.config_dict[SETTINGS]
-    return parse_json_object(
-        await read_body(request, settings.max_body_bytes, settings.read_timeout_s)
-    )
-
-
-def log_fields(request: web.Request, **fields: Any) -> None:
-    """Add fields to the request's canonical log line (never a secret)."""
-    request[LOG_FIELDS] = {**request.get(LOG_FIELDS, {}), **fields}
-
-
-def _text(data: dict[str, Any], name: str, *, required: bool = True, limit: int = 256) -> str:
-    value = data.get(name)
-    if value is None and not required:
-        return ""
-    if not isinstance(value, str) or not value or len(value) > limit:
-        raise BadRequest(f"{name!r} must be a non-empty string of at most {limit} characters")
-    return value
-
-
-async def integration_of(
-    partner: Partner, integration_id: Any, kind: IntegrationKind
-) -> Integration:
-    """The integration named in a request, checked to be of ``kind``."""
-    if not isinstance(integration_id, str) or not _ID.fullmatch(integration_id):
-        raise BadRequest("'integration' must name an integration (letters, digits, _ . -)")
-    store = await partner.store()
-    integration = await store.get_integration(integration_id)
-    if integration is None:
-        raise IntegrationNotFound(f"no integration {integration_id!r}")
-    if integration.kind != kind:
-        raise WrongIntegrationKind(
-            f"integration {integration_id!r} is a {integration.kind} integration, not {kind}"
-        )
-    return integration
-
-
-async def usable_account(store: Store, integration: Integration, shop_id: str) -> Account:
-    """The seller's account, refused when it needs the authorization again."""
-    account = await store.get_account(integration.id, shop_id)
-    if account is None:
-        raise AccountNotFound(f"integration {integration.id!r} has no account for that shop")
-    if account.state != "active":
-        raise ReauthorizationNeeded(
-            "the seller must authorize the app again (GET /partner/shop/oauth/authorize)"
-        )
-    return account
 
 
 # -- TikTok Shop
@@ -129,8 +67,8 @@ async def shop_sign(request: web.Request) -> web.Response:
     method = data.get("method", "GET")
     if not isinstance(method, str) or method.upper() not in METHODS:
         raise BadRequest(f"'method' must be one of {', '.join(sorted(METHODS))}")
-    path = _text(data, "path", limit=1024)
-    content_type = _text(data, "content_type", required=False) or None
+    path = text_field(data, "path", limit=1024)
+    content_type = text_field(data, "content_type", required=False) or None
     body = data.get("body")
     if body is not None and not isinstance(body, str):
         raise BadRequest("'body' must be a string: the exact body to send")
@@ -310,7 +248,7 @@ def integration_view(integration: Integration) -> dict[str, Any]:
 
 def _integration_from(data: dict[str, Any]) -> Integration:
     integration_id = data.get("id")
-    if not isinstance(integration_id, str) or not _ID.fullmatch(integration_id):
+    if not isinstance(integration_id, str) or not ID.fullmatch(integration_id):
         raise BadRequest("'id' must be 1-64 letters, digits, '_', '.' or '-'")
     kind = data.get("kind")
     if kind not in KINDS:
@@ -324,8 +262,8 @@ def _integration_from(data: dict[str, Any]) -> Integration:
     return Integration(
         id=integration_id,
         kind=kind,
-        app_key=_text(data, "app_key"),
-        app_secret=Secret(_text(data, "app_secret", limit=1024)),
+        app_key=text_field(data, "app_key"),
+        app_secret=Secret(text_field(data, "app_secret", limit=1024)),
         environment=environment,
         service_id=service_id,
     )
