@@ -19,7 +19,13 @@ import aiohttp
 from aiohttp import web
 
 from signer.app_keys import SETTINGS
-from signer.errors import BadRequest, IntegrationNotFound, TikTokTimeout, TikTokUnavailable
+from signer.errors import (
+    BadRequest,
+    IntegrationExists,
+    IntegrationNotFound,
+    TikTokTimeout,
+    TikTokUnavailable,
+)
 from signer.groups import RouteGroup
 from signer.inputs import METHODS, read_body
 from signer.partner import business, inbox, oauth, outbox, shop
@@ -118,7 +124,11 @@ async def shop_proxy(request: web.Request) -> web.StreamResponse:
     store = await partner.store()
     account = None if shop_id is None else await usable_account(store, integration, shop_id)
     settings = partner.settings
-    body = await read_body(request, settings.max_body_bytes, settings.read_timeout_s)
+    body = (
+        await read_body(request, settings.max_body_bytes, settings.read_timeout_s)
+        if request.body_exists
+        else b""
+    )
     content_type = request.headers.get("Content-Type")
     try:
         signed = shop.sign_request(
@@ -271,10 +281,20 @@ def _integration_from(data: dict[str, Any]) -> Integration:
 
 @admin_routes.post("/partner/integrations")
 async def add_integration(request: web.Request) -> web.Response:
-    """Store an integration (201); its secret is encrypted and never shown again."""
+    """Store an integration (201); its secret is encrypted and never shown again.
+
+    One integration per app and environment: the same app key of the same kind registered
+    again for the same environment is a 409 (a sandbox app gets an id of its own).
+    """
     partner = request.config_dict[PARTNER]
     integration = _integration_from(await json_body(request))
     store = await partner.store()
+    for known in await store.list_integrations():
+        same_app = (known.kind, known.app_key) == (integration.kind, integration.app_key)
+        if same_app and known.environment == integration.environment:
+            raise IntegrationExists(
+                f"that app is registered for {known.environment} already, as {known.id!r}"
+            )
     added = await store.add_integration(integration)
     log_fields(request, integration=added.id, kind=added.kind)
     return json_response(integration_view(added), status=201)
