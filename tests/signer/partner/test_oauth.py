@@ -228,7 +228,7 @@ async def test_authorize_legacy_form(env: Env, *, with_service_id: bool) -> None
     if with_service_id:
         response = await env.authorize(form="legacy")
     else:
-        await env.add_integration("old", service_id=None)
+        await env.add_integration("old", service_id=None, environment="sandbox")
         response = await env.authorize("old")
     assert response.status == 302
     location = urlsplit(response.headers["Location"])
@@ -249,7 +249,7 @@ async def test_authorize_refusals(env: Env) -> None:
     other_kind = await env.authorize("biz")
     assert other_kind.status == 400
     assert (await other_kind.json())["error"]["code"] == "wrong_integration_kind"
-    await env.add_integration("old", service_id=None)
+    await env.add_integration("old", service_id=None, environment="sandbox")
     no_service = await env.authorize("old", form="current")
     assert no_service.status == 400
 
