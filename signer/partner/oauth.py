@@ -378,10 +378,22 @@ class Refresher:
             last + REFRESH_AT_LEAST_EVERY_S,
         )
 
+    def _lease_s(self) -> float:
+        """How long one round holds the refresher's lease (a dead holder's runs out)."""
+        settings = self.partner.settings
+        return settings.shop_refresh_interval_s + 4 * settings.shop_timeout_s + 60
+
     async def run_once(self) -> float:
-        """Refresh the pairs that are due; answer the seconds until the next one is."""
+        """Refresh the pairs that are due; answer the seconds until the next one is.
+
+        Several workers or replicas share one store: only the holder of the refresher's
+        lease refreshes (a pair refreshed twice would lose the first new pair), renewing
+        it before each refresh; the others look again after the interval.
+        """
         partner = self.partner
         store = await partner.store()
+        if not await store.acquire_lease(self.name, partner.holder, self._lease_s()):
+            return partner.settings.shop_refresh_interval_s
         integrations = {i.id: i for i in await store.list_integrations() if i.kind == "shop"}
         groups: dict[tuple[str, str], list[Account]] = {}
         for account in await store.list_accounts():
@@ -393,6 +405,8 @@ class Refresher:
             now = partner.clock()
             due_at = self._due_at(accounts)
             if due_at <= now:
+                if not await store.acquire_lease(self.name, partner.holder, self._lease_s()):
+                    return partner.settings.shop_refresh_interval_s
                 fresh = await self._refresh(store, integrations[integration_id], accounts)
                 if fresh is None:
                     continue  # retried on the next round

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import socket
 import time
 import uuid
 from dataclasses import dataclass
@@ -81,6 +83,9 @@ class Partner:
         self._wake: dict[str, asyncio.Event] = {}
         self._http: aiohttp.ClientSession | None = None
         self._closed = False
+        #: Who this process is when it takes a lease in the store (a worker's job runs once
+        #: among several workers and replicas).
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
     def add_worker(self, factory: Callable[[Partner], Worker]) -> None:
         """Register a worker; it starts when the store opens."""

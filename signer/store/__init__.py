@@ -175,6 +175,17 @@ class Store(Protocol):
         A state is consumed once: a second call with it returns None.
         """
 
+    # -- leases (one holder among several processes or replicas)
+    async def acquire_lease(self, name: str, holder: str, ttl_s: float) -> bool:
+        """Hold the lease ``name`` for ``ttl_s`` seconds from now; whether ``holder`` has it.
+
+        It is taken when nobody holds it, when its holder's time ran out, or renewed when
+        ``holder`` holds it already; one statement, so two callers never both get it.
+        """
+
+    async def release_lease(self, name: str, holder: str) -> bool:
+        """Give the lease up (only its holder can); whether it was held by ``holder``."""
+
     # -- the outbox
     async def enqueue(
         self, integration_id: str, dedupe_key: str, event: bytes

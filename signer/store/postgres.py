@@ -94,6 +94,14 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         ),
         "CREATE INDEX outbox_due ON outbox (next_attempt_at, id) WHERE delivered_at IS NULL",
     ),
+    (
+        (
+            "CREATE TABLE leases ("
+            " name TEXT PRIMARY KEY,"
+            " holder TEXT NOT NULL,"
+            " expires_at DOUBLE PRECISION NOT NULL)"
+        ),
+    ),
 )
 
 
@@ -285,6 +293,18 @@ class PostgresStore:
             return None
         found = rows.state_from(row)
         return found if found.expires_at > self._now() else None
+
+    # -- leases
+
+    async def acquire_lease(self, name: str, holder: str, ttl_s: float) -> bool:
+        """Hold ``name`` until ``ttl_s`` from now when it is free, expired or ours already."""
+        now = self._now()
+        row = await self._execute(rows.ACQUIRE_LEASE, (name, holder, now + ttl_s, now))
+        return row is not None
+
+    async def release_lease(self, name: str, holder: str) -> bool:
+        """Give ``name`` up if ``holder`` holds it."""
+        return await self._execute(rows.RELEASE_LEASE, (name, holder)) is not None
 
     # -- the outbox
 

@@ -354,6 +354,45 @@ async def test_due_events_ordering_backoff_and_delivery(store: Store, backend: B
         await store.reschedule(999_999, now)
 
 
+# -- leases
+
+
+async def test_lease_has_one_holder_until_it_runs_out(backend: Backend, store: Store) -> None:
+    """Taken when free, renewed by its holder, refused to others until it expires."""
+    assert await store.acquire_lease("refresher", "worker-1", 60)
+    assert not await store.acquire_lease("refresher", "worker-2", 60)
+    assert await store.acquire_lease("other-job", "worker-2", 60)  # leases are by name
+    backend.clock.advance(59)
+    assert await store.acquire_lease("refresher", "worker-1", 60)  # renewed: 60 s from now
+    backend.clock.advance(59)
+    assert not await store.acquire_lease("refresher", "worker-2", 60)
+    backend.clock.advance(2)
+    assert await store.acquire_lease("refresher", "worker-2", 60)  # ran out: taken over
+    assert not await store.acquire_lease("refresher", "worker-1", 60)
+
+
+async def test_lease_released_by_its_holder_only(store: Store) -> None:
+    """Only the holder can give it up; then anyone may take it."""
+    assert await store.acquire_lease("refresher", "worker-1", 60)
+    assert not await store.release_lease("refresher", "worker-2")
+    assert not await store.acquire_lease("refresher", "worker-2", 60)
+    assert await store.release_lease("refresher", "worker-1")
+    assert await store.acquire_lease("refresher", "worker-2", 60)
+
+
+async def test_concurrent_lease_takers_get_one_holder(backend: Backend) -> None:
+    """Eight stores (as eight processes would) race for one lease: exactly one wins."""
+    stores = [await backend.open() for _ in range(8)]
+    try:
+        won = await asyncio.gather(
+            *(s.acquire_lease("refresher", f"worker-{n}", 60) for n, s in enumerate(stores))
+        )
+    finally:
+        for opened in stores:
+            await opened.close()
+    assert sum(won) == 1
+
+
 # -- migrations
 
 

@@ -543,6 +543,20 @@ async def test_one_refresh_per_shared_pair(env: Env) -> None:
     assert env.fake.count(TOKEN_REFRESH) == 2
 
 
+async def test_one_refresher_among_several_workers(env: Env) -> None:
+    """While another worker holds the refresher's lease this one refreshes nothing."""
+    await env.authorized(_seller())
+    env.clock.advance(86400)
+    store = await env.store()
+    assert await store.acquire_lease("shop-token-refresher", "another-worker", 600)
+    assert await env.refresh() == env.partner.settings.shop_refresh_interval_s
+    assert env.fake.count(TOKEN_REFRESH) == 0
+    env.clock.advance(601)  # the other worker died: its lease ran out
+    await env.refresh()
+    assert env.fake.count(TOKEN_REFRESH) == 1
+    assert not await store.acquire_lease("shop-token-refresher", "another-worker", 600)
+
+
 async def test_refreshed_at_least_daily(env: Env) -> None:
     """Far from expiry, a pair is still refreshed once it is a day old, not before."""
     await env.authorized(_seller())
