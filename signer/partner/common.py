@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, quote_plus
 
 import orjson
 from aiohttp import web
@@ -20,9 +21,13 @@ from signer.inputs import parse_json_object, read_body
 from signer.middleware import LOG_FIELDS
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from signer.partner.runtime import Partner
     from signer.store import Account, Integration, IntegrationKind, Store
 
+#: Shorter values are not cut out of text by :func:`redact` (they would match anything).
+MIN_REDACTED = 4
 #: An integration id: what names it in routes and URLs.
 ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
@@ -82,3 +87,12 @@ async def usable_account(store: Store, integration: Integration, shop_id: str) -
             "the seller must authorize the app again (GET /partner/shop/oauth/authorize)"
         )
     return account
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every occurrence of each secret (and its URL-encoded form) cut out."""
+    for secret in secrets:
+        if len(secret) >= MIN_REDACTED:
+            for form in {secret, quote(secret, safe=""), quote_plus(secret)}:
+                text = text.replace(form, "[redacted]")
+    return text

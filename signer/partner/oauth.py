@@ -36,12 +36,12 @@ from signer.errors import (
     WrongIntegrationKind,
 )
 from signer.partner import shop
-from signer.partner.common import integration_of, json_response, log_fields
+from signer.partner.common import integration_of, json_response, log_fields, redact
 from signer.partner.runtime import PARTNER
 from signer.store import Account, Secret, TokenPair
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterable, Mapping
 
     from signer.partner.runtime import Partner
     from signer.store import Integration, OAuthState, Store
@@ -106,12 +106,17 @@ async def _get(
         ) from None
 
 
-def _refusal(exc: shop.ShopApiError, what: str) -> TikTokError:
-    """The error answered for TikTok's error envelope: its code and message, nothing of ours."""
+def _refusal(exc: shop.ShopApiError, what: str, secrets: Iterable[str]) -> TikTokError:
+    """The error answered for TikTok's error envelope: its code and message, nothing of ours.
+
+    TikTok's message is quoted with every secret of the call (``secrets``) cut out: a
+    message that echoed the request would otherwise hand the app secret to a browser.
+    """
     if exc.code == -1:
         return TikTokUnavailable(f"TikTok Shop's {what} answered what cannot be read")
+    message = redact(exc.message, secrets)
     return TikTokRefused(
-        f"TikTok Shop refused the {what}: {exc.code} {exc.message}".rstrip(), tiktok_code=exc.code
+        f"TikTok Shop refused the {what}: {exc.code} {message}".rstrip(), tiktok_code=exc.code
     )
 
 
@@ -257,7 +262,7 @@ async def callback(request: web.Request) -> web.Response:
         tokens = shop.parse_token_reply(answer)
     except shop.ShopApiError as exc:
         log.warning("shop_code_exchange_refused", integration=integration.id, code=exc.code)
-        raise _refusal(exc, "code exchange") from None
+        raise _refusal(exc, "code exchange", (integration.app_secret.reveal(), code)) from None
     note = None
     try:
         shops = await _list_shops(partner, integration, tokens.access_token)
