@@ -156,6 +156,25 @@ class Metrics:
             ["transport", "outcome"],
             registry=reg,
         )
+        self.partner_webhooks = Counter(
+            "signer_partner_webhooks",
+            "TikTok webhooks received, by kind (shop, developers) and result (accepted,"
+            " duplicate, rejected: bad signature, invalid: not a JSON object).",
+            ["kind", "result"],
+            registry=reg,
+        )
+        self.partner_outbox_deliveries = Counter(
+            "signer_partner_outbox_deliveries",
+            "CloudEvent deliveries to the sink, by result (delivered, failed: retried later).",
+            ["result"],
+            registry=reg,
+        )
+        self.partner_outbox_undelivered = Gauge(
+            "signer_partner_outbox_undelivered",
+            "Webhook events the sink has not taken yet, as the outbox last counted them.",
+            registry=reg,
+            multiprocess_mode="livemax",
+        )
         self._request_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
         self._sign_children: dict[tuple[str, str], Histogram] = {}
 
@@ -241,3 +260,15 @@ class Metrics:
     def live_fetch(self, transport: str, outcome: str) -> None:
         """Count one LIVE fetch answered (``ok``) or refused (the error's code)."""
         self.live_fetches.labels(transport, outcome).inc()
+
+    def webhook_received(self, kind: str, result: str) -> None:
+        """Count one webhook (``accepted``, ``duplicate``, ``rejected`` or ``invalid``)."""
+        self.partner_webhooks.labels(kind, result).inc()
+
+    def outbox_delivery(self, result: str) -> None:
+        """Count one delivery attempt to the sink (``delivered`` or ``failed``)."""
+        self.partner_outbox_deliveries.labels(result).inc()
+
+    def outbox_undelivered(self, count: int) -> None:
+        """Record how many events still wait for the sink."""
+        self.partner_outbox_undelivered.set(count)

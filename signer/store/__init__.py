@@ -31,6 +31,7 @@ __all__ = [
     "Integration",
     "IntegrationKind",
     "OAuthState",
+    "OutboxBacklog",
     "OutboxEvent",
     "Secret",
     "Store",
@@ -120,6 +121,14 @@ class OutboxEvent:
     delivered_at: float | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class OutboxBacklog:
+    """How many events still wait for the sink, and when the next one is due (None: none)."""
+
+    undelivered: int
+    next_attempt_at: float | None
+
+
 class Store(Protocol):
     """The one seam for partner credentials, tokens, OAuth states and the webhook outbox."""
 
@@ -200,6 +209,18 @@ class Store(Protocol):
 
     async def reschedule(self, event_id: int, next_attempt_at: float) -> OutboxEvent:
         """Count a failed attempt and set when to try again."""
+
+    async def claim_due(self, limit: int, lease_s: float) -> list[OutboxEvent]:
+        """Take up to ``limit`` due, undelivered events for ``lease_s`` seconds, by id.
+
+        In one transaction their ``next_attempt_at`` becomes now + ``lease_s``, so no other
+        caller (another worker process or replica) claims them meanwhile; the claimer then
+        calls :meth:`mark_delivered` or :meth:`reschedule` for each. Events whose claimer
+        died are due again when the lease ends: nothing is lost, at worst sent twice.
+        """
+
+    async def backlog(self) -> OutboxBacklog:
+        """The undelivered events' count and the earliest ``next_attempt_at`` among them."""
 
     async def close(self) -> None:
         """Release the connection (and its thread)."""

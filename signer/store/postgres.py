@@ -33,6 +33,7 @@ if TYPE_CHECKING:
         AccountState,
         Integration,
         OAuthState,
+        OutboxBacklog,
         OutboxEvent,
         TokenPair,
     )
@@ -333,6 +334,18 @@ class PostgresStore:
         if row is None:
             raise StoreError(f"no outbox event {event_id}")
         return rows.outbox_from(row)
+
+    async def claim_due(self, limit: int, lease_s: float) -> list[OutboxEvent]:
+        """Take due events for ``lease_s`` seconds (``FOR UPDATE SKIP LOCKED``, one statement)."""
+        now = self._now()
+        found = await self._execute(
+            rows.CLAIM_DUE_SKIP_LOCKED, (now + lease_s, now, limit), fetch="all"
+        )
+        return rows.claimed_from(found)
+
+    async def backlog(self) -> OutboxBacklog:
+        """The undelivered events' count and the earliest next attempt."""
+        return rows.backlog_from(await self._execute(rows.OUTBOX_BACKLOG))
 
     async def close(self) -> None:
         """Close the connection."""

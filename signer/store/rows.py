@@ -15,6 +15,7 @@ from signer.store import (
     Account,
     Integration,
     OAuthState,
+    OutboxBacklog,
     OutboxEvent,
     TokenPair,
 )
@@ -168,6 +169,18 @@ def outbox_from(row: Row) -> OutboxEvent:
     )
 
 
+def claimed_from(found: Sequence[Row]) -> list[OutboxEvent]:
+    """The claimed events of ``RETURNING`` rows (in no set order there), oldest first."""
+    return sorted((outbox_from(row) for row in found), key=lambda event: event.id)
+
+
+def backlog_from(row: Row | None) -> OutboxBacklog:
+    """The backlog of a ``COUNT(*), MIN(next_attempt_at)`` row."""
+    if row is None or not row[0]:
+        return OutboxBacklog(undelivered=0, next_attempt_at=None)
+    return OutboxBacklog(undelivered=int(row[0]), next_attempt_at=float(row[1]))
+
+
 # -- the statements both backends run (``%s`` placeholders; SQLite's module swaps in ``?``)
 
 INSERT_INTEGRATION: Final = (
@@ -231,6 +244,24 @@ MARK_DELIVERED: Final = "UPDATE outbox SET delivered_at = %s WHERE id = %s AND d
 RESCHEDULE: Final = (
     "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = %s "
     f"WHERE id = %s RETURNING {OUTBOX_COLUMNS}"
+)
+#: The due events, oldest due first (what :data:`CLAIM_DUE` takes).
+_DUE_IDS: Final = (
+    "SELECT id FROM outbox WHERE delivered_at IS NULL AND next_attempt_at <= %s "
+    "ORDER BY next_attempt_at, id LIMIT %s"
+)
+#: Claim due events: their next attempt moves to the lease's end in the same statement, so
+#: no other deliverer sees them due until then (SQLite: ``BEGIN IMMEDIATE`` serialises it).
+CLAIM_DUE: Final = (
+    f"UPDATE outbox SET next_attempt_at = %s WHERE id IN ({_DUE_IDS}) RETURNING {OUTBOX_COLUMNS}"
+)
+#: PostgreSQL's claim: rows another transaction is claiming are skipped, not waited for.
+CLAIM_DUE_SKIP_LOCKED: Final = (
+    f"UPDATE outbox SET next_attempt_at = %s WHERE id IN ({_DUE_IDS} FOR UPDATE SKIP LOCKED) "
+    f"RETURNING {OUTBOX_COLUMNS}"
+)
+OUTBOX_BACKLOG: Final = (
+    "SELECT COUNT(*), MIN(next_attempt_at) FROM outbox WHERE delivered_at IS NULL"
 )
 
 #: The bookkeeping table of the migrations, created before any of them.

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
         AccountState,
         Integration,
         OAuthState,
+        OutboxBacklog,
         OutboxEvent,
         TokenPair,
     )
@@ -339,6 +340,21 @@ class SqliteStore:
         if row is None:
             raise StoreError(f"no outbox event {event_id}")
         return rows.outbox_from(row)
+
+    async def claim_due(self, limit: int, lease_s: float) -> list[OutboxEvent]:
+        """Take due events for ``lease_s`` seconds (one ``BEGIN IMMEDIATE`` transaction)."""
+        now = self._now()
+
+        def claim() -> list[tuple[Any, ...]]:
+            with self._transaction() as db:
+                return db.execute(_q(rows.CLAIM_DUE), (now + lease_s, now, limit)).fetchall()
+
+        return rows.claimed_from(await self._run(claim))
+
+    async def backlog(self) -> OutboxBacklog:
+        """The undelivered events' count and the earliest next attempt."""
+        found = await self._run(self._all, rows.OUTBOX_BACKLOG)
+        return rows.backlog_from(found[0] if found else None)
 
     async def close(self) -> None:
         """Close the connection and stop the store's thread."""

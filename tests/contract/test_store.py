@@ -24,7 +24,7 @@ from signer.errors import (
     SecretKeyMismatch,
     StoreError,
 )
-from signer.store import Account, Integration, Secret, TokenPair, open_store
+from signer.store import Account, Integration, OutboxBacklog, Secret, TokenPair, open_store
 from signer.store import postgres as postgres_backend
 from signer.store import sqlite as sqlite_backend
 from signer.store.secrets import KEY_FILE, SecretBox, load_box
@@ -323,6 +323,60 @@ async def test_enqueue_is_idempotent_on_the_dedupe_key(store: Store) -> None:
     ]
     await store.mark_delivered(first.id)
     assert await store.enqueue("shop-a", "tts-1", b"{}") is None
+
+
+async def test_claimed_events_wait_for_their_lease(store: Store, backend: Backend) -> None:
+    """A claim takes due events by id and hides them until the lease ends (a dead claimer)."""
+    queued = [await store.enqueue("shop-a", f"c{n}", b"{}") for n in range(3)]
+    ids = [event.id for event in queued if event is not None]
+    claimed = await store.claim_due(2, 30)
+    assert [(e.id, e.attempts, e.next_attempt_at) for e in claimed] == [
+        (ids[0], 0, T0 + 30),
+        (ids[1], 0, T0 + 30),
+    ]
+    assert [e.id for e in await store.claim_due(10, 30)] == [ids[2]]
+    assert await store.claim_due(10, 30) == []
+    assert await store.due_events() == []
+    assert await store.backlog() == OutboxBacklog(undelivered=3, next_attempt_at=T0 + 30)
+    await store.mark_delivered(ids[0])
+    later = await store.reschedule(ids[1], T0 + 5)
+    assert (later.attempts, later.next_attempt_at) == (1, T0 + 5)
+    backend.clock.advance(5)
+    assert [e.id for e in await store.claim_due(10, 30)] == [ids[1]]
+    backend.clock.advance(25)
+    assert [e.id for e in await store.claim_due(10, 30)] == [ids[2]]  # its claimer died
+    assert await store.backlog() == OutboxBacklog(undelivered=2, next_attempt_at=T0 + 35)
+
+
+async def test_an_empty_outbox_has_no_backlog(store: Store) -> None:
+    """No event, or every event delivered: nothing undelivered and nothing due."""
+    assert await store.backlog() == OutboxBacklog(undelivered=0, next_attempt_at=None)
+    queued = await store.enqueue("shop-a", "k", b"{}")
+    assert queued is not None
+    await store.mark_delivered(queued.id)
+    assert await store.backlog() == OutboxBacklog(undelivered=0, next_attempt_at=None)
+
+
+async def test_concurrent_claims_never_take_one_event_twice(backend: Backend) -> None:
+    """Several stores on one database (workers, replicas) claim at once: each event once."""
+    stores = [await backend.open() for _ in range(4)]
+    try:
+        for n in range(60):
+            await stores[0].enqueue("shop-a", f"k{n}", b"{}")
+
+        async def drain(store: Store) -> list[int]:
+            taken: list[int] = []
+            while claimed := await store.claim_due(7, 60):
+                taken.extend(event.id for event in claimed)
+                await asyncio.sleep(0)
+            return taken
+
+        results = await asyncio.gather(*(drain(store) for store in stores * 2))
+    finally:
+        for store in stores:
+            await store.close()
+    taken = [event_id for result in results for event_id in result]
+    assert len(taken) == len(set(taken)) == 60
 
 
 async def test_due_events_ordering_backoff_and_delivery(store: Store, backend: Backend) -> None:
