@@ -32,6 +32,7 @@ from aiohttp import web
 from signer.app_keys import METRICS
 from signer.errors import (
     BadRequest,
+    EmptyBody,
     IntegrationNotFound,
     InvalidWebhookSignature,
     WrongIntegrationKind,
@@ -77,6 +78,8 @@ async def _integration(partner: Partner, request: web.Request, kind: WebhookKind
 async def _raw_body(partner: Partner, request: web.Request) -> bytes:
     """The exact bytes TikTok signed, within the body limit and the read timeout."""
     settings = partner.settings
+    if not request.body_exists:
+        raise EmptyBody("the webhook has no body: TikTok signs and sends its event as the body")
     return await read_body(request, settings.max_body_bytes, settings.read_timeout_s)
 
 
@@ -122,7 +125,6 @@ async def _queue(
         outbox_id=queued.id,
     )
     log_fields(request, event_id=event_id)
-    outbox.use_metrics(partner, metrics)
     partner.wake(outbox.Outbox.name)
     return json_response({"status": "accepted", "id": event_id})
 

@@ -81,10 +81,10 @@ class Outbox:
 
     name = "outbox"
 
-    def __init__(self, partner: Partner, metrics: Metrics | None = None) -> None:
+    def __init__(self, partner: Partner) -> None:
         self.partner = partner
-        #: The app's metrics; the inbox gives them on its first webhook when not given here.
-        self.metrics = metrics
+        #: The app's metrics (None: not counted, e.g. an outbox built outside an app).
+        self.metrics: Metrics | None = partner.metrics
         self._said_no_sink = False
 
     async def run_once(self) -> float:
@@ -177,9 +177,3 @@ class Outbox:
             **fields,
         )
 
-
-def use_metrics(partner: Partner, metrics: Metrics) -> None:
-    """Give the partner's running outbox the app's metrics (if it has none yet)."""
-    worker = partner.workers.get(Outbox.name)
-    if isinstance(worker, Outbox) and worker.metrics is None:
-        worker.metrics = metrics

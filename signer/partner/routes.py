@@ -18,7 +18,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from signer.app_keys import SETTINGS
+from signer.app_keys import METRICS, SETTINGS
 from signer.errors import (
     BadRequest,
     IntegrationExists,
@@ -334,7 +334,7 @@ class PartnerGroup:
 
     def register(self, app: web.Application) -> None:
         """Add the routes and the partner state (started after the HTTP session)."""
-        partner = Partner(app[SETTINGS], self._options)
+        partner = Partner(app[SETTINGS], self._options, app[METRICS])
         partner.add_worker(outbox.Outbox)
         partner.add_worker(oauth.Refresher)
         app[PARTNER] = partner

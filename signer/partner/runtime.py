@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
     import aiohttp
 
+    from signer.metrics import Metrics
     from signer.settings import Settings
     from signer.store import Store
 
@@ -68,9 +69,16 @@ class PartnerOptions:
 class Partner:
     """The partner routes' shared state: settings, store, HTTP session, clock, workers."""
 
-    def __init__(self, settings: Settings, options: PartnerOptions | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        options: PartnerOptions | None = None,
+        metrics: Metrics | None = None,
+    ) -> None:
         options = options or PartnerOptions()
         self.settings = settings
+        #: The app's metrics (the workers count what they do there).
+        self.metrics = metrics
         self.clock = options.clock
         self.new_id = options.new_id
         self._store = options.store

@@ -279,6 +279,18 @@ async def test_a_verified_body_that_is_not_an_object_is_a_400(
     assert (await (await store_of(client)).backlog()).undelivered == 0
 
 
+async def test_an_empty_webhook_is_a_400(
+    aiohttp_client: Any, tmp_path: Path, sink: CloudEventsSink
+) -> None:
+    """No body at all: a 400 that says so in a webhook's words; nothing queued."""
+    client = await start_app(aiohttp_client, hook_settings(tmp_path, sink), clock=FakeClock(NOW))
+    await add_both(client)
+    answer = await _answer(await post_shop(client, b"", shop_signature(b"")), 400)
+    assert answer["error"]["code"] == "empty_body"
+    assert "webhook" in answer["error"]["message"]
+    assert (await (await store_of(client)).backlog()).undelivered == 0
+
+
 # -- duplicates
 
 
@@ -390,9 +402,16 @@ async def test_events_queued_before_a_restart_are_delivered_after_it(
     ids = await _send_shop_events(first, 2)
     await outbox_of(first).run_once()  # no sink: nothing sent
     await first.close()
-    second = await start_app(aiohttp_client, hook_settings(tmp_path, sink), clock=FakeClock(NOW))
+    metrics = Metrics()
+    second = await start_app(
+        aiohttp_client, hook_settings(tmp_path, sink), clock=FakeClock(NOW), metrics=metrics
+    )
     await outbox_of(second).run_once()  # the store reopened at start: the outbox with it
     assert sorted(d.event_id for d in sink.accepted) == sorted(ids)
+    delivered = {"result": "delivered"}  # counted though no webhook came to this app
+    assert (
+        metrics.registry.get_sample_value("signer_partner_outbox_deliveries_total", delivered) == 2
+    )
 
 
 # -- what the logs and metrics say
