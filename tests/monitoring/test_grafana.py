@@ -91,7 +91,7 @@ def test_every_query_names_an_exported_metric(
 
 
 def test_the_dashboard_covers_the_service_and_the_monitor(monitor_names: set[str]) -> None:
-    """Requests, sign latency, failures, breakers, browser pool, SDK builds, LIVE, monitor."""
+    """Service, LIVE, partner webhooks and outbox, and monitor panels are all there."""
     names = {name for _, name in panel_names()}
     for family in (
         "signer_http_requests_total",
@@ -102,6 +102,9 @@ def test_the_dashboard_covers_the_service_and_the_monitor(monitor_names: set[str
         "signer_sdk_signatures_total",
         "signer_sdk_unknown_build_seen",
         "signer_live_fetches_total",
+        "signer_partner_webhooks_total",
+        "signer_partner_outbox_deliveries_total",
+        "signer_partner_outbox_undelivered",
     ):
         assert family in names
     assert names & monitor_names == monitor_names
