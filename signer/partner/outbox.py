@@ -176,4 +176,3 @@ class Outbox:
             retry_in_s=round(wait, 3),
             **fields,
         )
-
