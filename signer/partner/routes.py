@@ -13,7 +13,7 @@ tokens are read from the store only to sign or to call TikTok.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from aiohttp import web
@@ -41,6 +41,9 @@ from signer.partner.common import (
 from signer.partner.runtime import PARTNER, Partner, PartnerOptions, partner_lifecycle
 from signer.store import ENVIRONMENTS, KINDS, Integration, Secret
 
+if TYPE_CHECKING:
+    from signer.store import Account
+
 partner_routes = web.RouteTableDef()
 admin_routes = web.RouteTableDef()
 
@@ -64,6 +67,38 @@ def _query(value: Any) -> Any:
     raise BadRequest("'query' must be an object or a list of [key, value] pairs")
 
 
+def _sign(  # noqa: PLR0913 - the request's parts, all keyword
+    partner: Partner,
+    integration: Integration,
+    account: Account | None,
+    *,
+    method: str,
+    path: str,
+    query: Any,
+    content_type: str | None,
+    body: str | bytes | None,
+    shop_id: str | None,
+) -> shop.SignedRequest:
+    """One Shop request signed with the integration's secret and the seller's token."""
+    try:
+        return shop.sign_request(
+            app_key=integration.app_key,
+            app_secret=integration.app_secret.reveal(),
+            method=method,
+            path=path,
+            query=query,
+            content_type=content_type,
+            body=body,
+            access_token=None if account is None else account.tokens.access_token.reveal(),
+            shop_cipher=None if account is None else account.shop_cipher,
+            shop_id=shop_id,
+            base_url=partner.settings.shop_api_url,
+            clock=partner.clock,
+        )
+    except shop.ShopSignError as exc:
+        raise BadRequest(str(exc)) from None
+
+
 @partner_routes.post("/partner/shop/sign")
 async def shop_sign(request: web.Request) -> web.Response:
     """Sign one Shop API request: ``{"integration", "method", "path", "query", "body"?, ...}``."""
@@ -84,23 +119,17 @@ async def shop_sign(request: web.Request) -> web.Response:
     account = None
     if shop_id is not None:
         account = await usable_account(await partner.store(), integration, str(shop_id))
-    try:
-        signed = shop.sign_request(
-            app_key=integration.app_key,
-            app_secret=integration.app_secret.reveal(),
-            method=method.upper(),
-            path=path,
-            query=_query(data.get("query")),
-            content_type=content_type,
-            body=body,
-            access_token=None if account is None else account.tokens.access_token.reveal(),
-            shop_cipher=None if account is None else account.shop_cipher,
-            shop_id=None if shop_id is None else str(shop_id),
-            base_url=partner.settings.shop_api_url,
-            clock=partner.clock,
-        )
-    except shop.ShopSignError as exc:
-        raise BadRequest(str(exc)) from None
+    signed = _sign(
+        partner,
+        integration,
+        account,
+        method=method.upper(),
+        path=path,
+        query=_query(data.get("query")),
+        content_type=content_type,
+        body=body,
+        shop_id=None if shop_id is None else str(shop_id),
+    )
     log_fields(request, integration=integration.id)
     return json_response(signed.as_json())
 
@@ -130,23 +159,17 @@ async def shop_proxy(request: web.Request) -> web.StreamResponse:
         else b""
     )
     content_type = request.headers.get("Content-Type")
-    try:
-        signed = shop.sign_request(
-            app_key=integration.app_key,
-            app_secret=integration.app_secret.reveal(),
-            method=request.method,
-            path=path,
-            query=list(request.query.items()),
-            content_type=content_type,
-            body=body,
-            access_token=None if account is None else account.tokens.access_token.reveal(),
-            shop_cipher=None if account is None else account.shop_cipher,
-            shop_id=shop_id,
-            base_url=settings.shop_api_url,
-            clock=partner.clock,
-        )
-    except shop.ShopSignError as exc:
-        raise BadRequest(str(exc)) from None
+    signed = _sign(
+        partner,
+        integration,
+        account,
+        method=request.method,
+        path=path,
+        query=list(request.query.items()),
+        content_type=content_type,
+        body=body,
+        shop_id=shop_id,
+    )
     headers = {
         name: request.headers[name] for name in _FORWARDED_HEADERS if name in request.headers
     }
