@@ -85,6 +85,13 @@ class Settings(BaseModel):
     max_url_bytes: int = Field(8192, ge=256, le=1024 * 1024)
     sign_timeout_s: float = Field(10.0, gt=0, le=300)
     shutdown_timeout_s: float = Field(10.0, ge=0, le=300)
+    #: After SIGTERM, keep serving this long with /health answering 503 "draining" (longer
+    #: than the balancer's check interval, so it stops sending first); then stop accepting.
+    drain_delay_s: float = Field(0.0, ge=0, le=300)
+    #: This replica's name in /health and the logs; unset: the host name.
+    replica_id: str | None = Field(None, min_length=1, max_length=128)
+    #: Peers (addresses or CIDRs, e.g. HAProxy's) whose X-Forwarded-For names the client.
+    trusted_proxies: CommaList = ()
     read_timeout_s: float = Field(10.0, gt=0, le=600)
     keepalive_timeout_s: float = Field(15.0, gt=0, le=3600)
     max_connections: int = Field(1000, ge=1, le=1_000_000)
@@ -108,6 +115,15 @@ class Settings(BaseModel):
     rate_limit_per_minute: int | None = Field(None, ge=1, le=100_000_000)
     rate_limit_per_hour: int | None = Field(None, ge=1, le=100_000_000)
     rate_limit_per_day: int | None = Field(None, ge=1, le=100_000_000)
+    #: With Redis unreachable: ``open`` lets requests through unlimited, ``closed`` refuses
+    #: them (503 state_unavailable) until it is back.
+    rate_limit_fail: Literal["open", "closed"] = "open"
+
+    # -- shared state between workers and replicas (signer/state/redis.py)
+    #: ``redis://[:password@]host:port/db`` (``rediss://`` for TLS); unset: in-process state.
+    redis_url: SecretStr | None = None
+    #: Prefix of every Redis key and channel (several services may share one Redis).
+    redis_prefix: str = Field("tiktok-signer", min_length=1, max_length=64)
 
     # -- what may be signed
     providers: CommaList = ("browser", "native")
