@@ -11,6 +11,7 @@ from aiohttp import web
 
 from providers import registry
 from providers.typing import PersonaStore
+from signer.access.forwarded import make_forwarded_middleware
 from signer.access.guard import Guard
 from signer.access.ratelimit import RateLimiter
 from signer.admin import AdminGroup
@@ -87,8 +88,12 @@ def make_app(
     envelopes: dict[str, Envelope] = {}
     error_headers: dict[str, ErrorHeaders] = {}
     drain = Drain()
+    # Outermost: every later step (the edge's log line, limits per address) sees the client
+    # behind a trusted proxy as request.remote.
+    forwarded = make_forwarded_middleware(settings.trusted_proxies)
+    edge = make_edge_middleware(metrics, envelopes, drain, error_headers)
     app = web.Application(
-        middlewares=[make_edge_middleware(metrics, envelopes, drain, error_headers)],
+        middlewares=[edge] if forwarded is None else [forwarded, edge],
         client_max_size=settings.max_body_bytes,
     )
     app[DRAIN] = drain

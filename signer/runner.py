@@ -9,7 +9,9 @@ Here (as uvicorn does it: start-up, main loop, deadline-bounded shutdown):
   ``SIGNER_KEEPALIVE_TIMEOUT_S``, and past ``SIGNER_MAX_CONNECTIONS`` a new connection gets
   a 503 and is closed;
 * a request aiohttp cannot parse gets the JSON error envelope, never its own text;
-* on SIGTERM the listening socket closes, requests in flight get until
+* on SIGTERM ``/health`` answers 503 ``draining`` at once and the service keeps serving for
+  ``SIGNER_DRAIN_DELAY_S`` (a balancer's health check takes it out of rotation meanwhile);
+  then the listening socket closes, requests in flight get until
   ``SIGNER_SHUTDOWN_TIMEOUT_S`` to finish, those still running are answered 503
   ``shutting_down`` just before the deadline, and the process is gone by it.
 """
@@ -252,10 +254,23 @@ async def serve_app(
             for signum in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(signum, stop.set)
         await stop.wait()
+        await drain_delay(drain, settings.drain_delay_s)
         log.info("server_stopping", deadline_s=settings.shutdown_timeout_s)
         await drain_requests(drain, site, settings.shutdown_timeout_s)
     finally:
         await runner.cleanup()
+
+
+async def drain_delay(drain: Drain, delay_s: float) -> None:
+    """Answer /health 503 "draining" and keep serving ``delay_s`` seconds.
+
+    A balancer checking /health stops sending here before the listening socket closes;
+    nothing is refused meanwhile.
+    """
+    drain.draining = True
+    if delay_s > 0:
+        log.info("server_draining", delay_s=delay_s)
+        await asyncio.sleep(delay_s)
 
 
 async def drain_requests(drain: Drain, site: web.BaseSite, timeout_s: float) -> None:

@@ -158,7 +158,8 @@ class Supervisor:
         for process, _ in self._workers.values():
             if process.is_alive():
                 process.terminate()
-        deadline = time.monotonic() + self.settings.shutdown_timeout_s + 2.0
+        settings = self.settings
+        deadline = time.monotonic() + settings.drain_delay_s + settings.shutdown_timeout_s + 2.0
         for process, _ in self._workers.values():
             process.join(max(0.0, deadline - time.monotonic()))
             if process.is_alive():

@@ -8,6 +8,7 @@ Precedence, lowest first: built-in defaults, then the TOML file (``config/defaul
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import tomllib
 from pathlib import Path
@@ -246,6 +247,16 @@ class Settings(BaseModel):
                 raise ValueError(f"remote name {name!r}: use letters, digits, - and _")
             if name in {"browser", "native"}:
                 raise ValueError(f"remote name {name!r} is a built-in provider's name")
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or CIDR") from None
         return value
 
     @field_validator("allowed_hosts")

@@ -188,3 +188,24 @@ async def test_shutdown_answers_what_is_still_running_and_ends_by_the_deadline()
         assert time.monotonic() - started < 1.0
         writer.close()
         kept_writer.close()
+
+
+async def test_drain_delay_keeps_serving_while_health_says_draining() -> None:
+    """SIGNER_DRAIN_DELAY_S: /health 503 at once, signs still served, then the port closes."""
+    server = Running(drain_delay_s=0.6, shutdown_timeout_s=1.0)
+    async with server:
+        server.stop.set()
+        await asyncio.sleep(0.1)
+        reader, writer = await server.connect()  # still accepting during the delay
+        writer.write(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        status, _, body = await read_answer(reader)
+        assert (status, json.loads(body)["status"]) == (503, "draining")
+        writer.close()
+        reader, writer = await server.connect()
+        writer.write(sign_request())
+        status, _, body = await read_answer(reader)
+        assert status == 200, body
+        writer.close()
+        await asyncio.sleep(0.8)  # the delay is over: no new connection is taken
+        with pytest.raises(ConnectionRefusedError):
+            await server.connect()
