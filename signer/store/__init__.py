@@ -186,10 +186,12 @@ class Store(Protocol):
 
     # -- leases (one holder among several processes or replicas)
     async def acquire_lease(self, name: str, holder: str, ttl_s: float) -> bool:
-        """Hold the lease ``name`` for ``ttl_s`` seconds from now; whether ``holder`` has it.
+        """Take or renew the lease ``name`` for ``holder`` (this process); whether it has it.
 
-        It is taken when nobody holds it, when its holder's time ran out, or renewed when
-        ``holder`` holds it already; one statement, so two callers never both get it.
+        One holder at a time. SQLite: a row taken when free, when its holder's ``ttl_s``
+        ran out, or renewed by its holder (one statement). PostgreSQL: a session advisory
+        lock of the store's connection, freed when that connection ends (a dead replica's
+        at once); ``ttl_s`` does not apply there.
         """
 
     async def release_lease(self, name: str, holder: str) -> bool:

@@ -9,6 +9,7 @@ several workers or replicas starting at once apply each version exactly once.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import secrets
 import time
 from typing import TYPE_CHECKING, Any, Final
@@ -95,15 +96,13 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         ),
         "CREATE INDEX outbox_due ON outbox (next_attempt_at, id) WHERE delivered_at IS NULL",
     ),
-    (
-        (
-            "CREATE TABLE leases ("
-            " name TEXT PRIMARY KEY,"
-            " holder TEXT NOT NULL,"
-            " expires_at DOUBLE PRECISION NOT NULL)"
-        ),
-    ),
 )
+
+
+def _lock_key(name: str) -> int:
+    """The advisory lock key of a lease: a signed 64-bit hash of its name (stable everywhere)."""
+    digest = hashlib.blake2b(f"tiktok-signer:lease:{name}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 
 def _where(url: str) -> str:
@@ -126,6 +125,9 @@ class PostgresStore:
         self._lock = asyncio.Lock()
         self._conn: psycopg.AsyncConnection[tuple[Any, ...]] | None = None
         self._closed = False
+        #: The advisory locks (leases) held, and the connection that holds them.
+        self._locked_on: psycopg.AsyncConnection[tuple[Any, ...]] | None = None
+        self._held: set[str] = set()
 
     @classmethod
     async def open(
@@ -295,17 +297,47 @@ class PostgresStore:
         found = rows.state_from(row)
         return found if found.expires_at > self._now() else None
 
-    # -- leases
+    # -- leases: PostgreSQL's session advisory locks
 
     async def acquire_lease(self, name: str, holder: str, ttl_s: float) -> bool:
-        """Hold ``name`` until ``ttl_s`` from now when it is free, expired or ours already."""
-        now = self._now()
-        row = await self._execute(rows.ACQUIRE_LEASE, (name, holder, now + ttl_s, now))
-        return row is not None
+        """Hold ``name`` as a session advisory lock of this store's connection.
+
+        The lock lives as long as the connection: ``ttl_s`` is not needed (a replica that
+        dies drops its connection and its locks with it, at once), and ``holder`` is this
+        store (one per process). Asking again while holding it answers True without
+        stacking the lock.
+        """
+        del holder, ttl_s
+        async with self._lock:
+            conn = await self._connection()
+            if self._locked_on is not conn:  # a new connection holds none of the old locks
+                self._locked_on, self._held = conn, set()
+            if name in self._held:
+                return True
+            try:
+                cursor = await conn.execute("SELECT pg_try_advisory_lock(%s)", (_lock_key(name),))
+                row = await cursor.fetchone()
+            except psycopg.Error as exc:
+                raise StoreError(f"{self._where}: {exc}") from exc
+            if row is not None and row[0]:
+                self._held.add(name)
+                return True
+            return False
 
     async def release_lease(self, name: str, holder: str) -> bool:
-        """Give ``name`` up if ``holder`` holds it."""
-        return await self._execute(rows.RELEASE_LEASE, (name, holder)) is not None
+        """Unlock ``name`` if this store's connection holds it."""
+        del holder
+        async with self._lock:
+            conn = self._conn
+            if conn is None or self._locked_on is not conn or name not in self._held:
+                return False
+            self._held.discard(name)
+            try:
+                cursor = await conn.execute("SELECT pg_advisory_unlock(%s)", (_lock_key(name),))
+                row = await cursor.fetchone()
+            except psycopg.Error as exc:
+                raise StoreError(f"{self._where}: {exc}") from exc
+            return bool(row is not None and row[0])
 
     # -- the outbox
 

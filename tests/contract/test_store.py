@@ -408,30 +408,43 @@ async def test_due_events_ordering_backoff_and_delivery(store: Store, backend: B
         await store.reschedule(999_999, now)
 
 
-# -- leases
+# -- leases (each holder its own store, as each process has)
 
 
-async def test_lease_has_one_holder_until_it_runs_out(backend: Backend, store: Store) -> None:
-    """Taken when free, renewed by its holder, refused to others until it expires."""
-    assert await store.acquire_lease("refresher", "worker-1", 60)
-    assert not await store.acquire_lease("refresher", "worker-2", 60)
-    assert await store.acquire_lease("other-job", "worker-2", 60)  # leases are by name
-    backend.clock.advance(59)
-    assert await store.acquire_lease("refresher", "worker-1", 60)  # renewed: 60 s from now
-    backend.clock.advance(59)
-    assert not await store.acquire_lease("refresher", "worker-2", 60)
-    backend.clock.advance(2)
-    assert await store.acquire_lease("refresher", "worker-2", 60)  # ran out: taken over
-    assert not await store.acquire_lease("refresher", "worker-1", 60)
+async def test_lease_has_one_holder_until_it_is_given_up(backend: Backend) -> None:
+    """Taken when free, kept by its holder, refused to others; released, taken by another."""
+    first, second = await backend.open(), await backend.open()
+    try:
+        assert await first.acquire_lease("refresher", "worker-1", 60)
+        assert not await second.acquire_lease("refresher", "worker-2", 60)
+        assert await second.acquire_lease("other-job", "worker-2", 60)  # leases are by name
+        backend.clock.advance(30)
+        assert await first.acquire_lease("refresher", "worker-1", 60)  # renewed (or still held)
+        assert not await second.acquire_lease("refresher", "worker-2", 60)
+        assert not await second.release_lease("refresher", "worker-2")  # not its to give up
+        assert await first.release_lease("refresher", "worker-1")
+        assert await second.acquire_lease("refresher", "worker-2", 60)
+        assert not await first.acquire_lease("refresher", "worker-1", 60)
+    finally:
+        await first.close()
+        await second.close()
 
 
-async def test_lease_released_by_its_holder_only(store: Store) -> None:
-    """Only the holder can give it up; then anyone may take it."""
-    assert await store.acquire_lease("refresher", "worker-1", 60)
-    assert not await store.release_lease("refresher", "worker-2")
-    assert not await store.acquire_lease("refresher", "worker-2", 60)
-    assert await store.release_lease("refresher", "worker-1")
-    assert await store.acquire_lease("refresher", "worker-2", 60)
+async def test_a_dead_holders_lease_is_taken_over(backend: Backend) -> None:
+    """A holder gone without releasing: another takes the lease.
+
+    At once on PostgreSQL (the connection's advisory lock ends), after the TTL on SQLite.
+    """
+    holder, other = await backend.open(), await backend.open()
+    try:
+        assert await holder.acquire_lease("refresher", "worker-1", 60)
+        await holder.close()
+        if backend.name == "sqlite":
+            assert not await other.acquire_lease("refresher", "worker-2", 60)
+            backend.clock.advance(61)
+        assert await other.acquire_lease("refresher", "worker-2", 60)
+    finally:
+        await other.close()
 
 
 async def test_concurrent_lease_takers_get_one_holder(backend: Backend) -> None:
