@@ -1,0 +1,1 @@
+"""Several replicas of the service as one: real processes behind HAProxy."""
