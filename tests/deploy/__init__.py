@@ -1,0 +1,1 @@
+"""Offline checks of deploy/: the compose file, the HAProxy config and the Kubernetes manifests."""
