@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-import yaml  # type: ignore[import-untyped]
+import yaml
 
 from signer.settings import ENV_ALIASES, ENV_PREFIX, env_values
 from tests.support import REPO

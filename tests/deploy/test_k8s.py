@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-import kubernetes_validate  # type: ignore[import-untyped]
+import kubernetes_validate
 import pytest
 
 from signer.settings import Settings, env_values
