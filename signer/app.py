@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from signer.partner.runtime import PartnerOptions
     from signer.settings import Settings
     from signer.state import SharedState
+    from signer.state.operator import OperatorState
     from signer.state.relay import Relay
 
 log = structlog.get_logger("signer.app")
@@ -65,8 +66,9 @@ def make_app(
 ) -> web.Application:
     """Build the app; ``providers`` replaces the configured ones (tests inject fakes).
 
-    ``state`` replaces the in-process shared state; ``relay`` connects the in-process one
-    to the supervisor's (several workers). ``partner`` gives the partner routes a store,
+    ``state`` replaces the shared state (Redis with ``SIGNER_REDIS_URL``, else in-process);
+    ``relay`` connects the in-process one to the supervisor's (several workers; unused with
+    Redis, which reaches every worker itself). ``partner`` gives the partner routes a store,
     a clock and an id factory (tests).
     """
     metrics = metrics or Metrics()
@@ -79,12 +81,7 @@ def make_app(
         chain_providers = list(providers)
         initial = operator.initial([provider.name for provider in chain_providers])
     if state is None:
-        state = MemoryState(
-            relay.initial if relay is not None else initial,
-            limiter=RateLimiter.from_settings(settings),
-            cache=SignatureCache(settings.cache_ttl_s, settings.cache_max_bytes),
-            relay=relay,
-        )
+        state = _shared_state(settings, initial, relay)
     envelopes: dict[str, Envelope] = {}
     error_headers: dict[str, ErrorHeaders] = {}
     drain = Drain()
@@ -122,6 +119,24 @@ def make_app(
     app.cleanup_ctx.append(partner_lifecycle)
     app.cleanup_ctx.append(_providers_lifecycle)
     return app
+
+
+def _shared_state(settings: Settings, initial: OperatorState, relay: Relay | None) -> SharedState:
+    """Redis when ``SIGNER_REDIS_URL`` is set, else this process (relayed between workers).
+
+    With Redis every worker hears operator changes from Redis itself, so the supervisor's
+    relay is not used: the stored state, not the supervisor's, is the one that holds.
+    """
+    if settings.redis_url is not None:
+        from signer.state.redis import RedisState  # noqa: PLC0415 - loads the driver only then
+
+        return RedisState.from_settings(settings, initial)
+    return MemoryState(
+        relay.initial if relay is not None else initial,
+        limiter=RateLimiter.from_settings(settings),
+        cache=SignatureCache(settings.cache_ttl_s, settings.cache_max_bytes),
+        relay=relay,
+    )
 
 
 async def _state_lifecycle(app: web.Application) -> AsyncIterator[None]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -12,7 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from signer import __version__
 from signer.access.guard import ADMIN
-from signer.app_keys import CHAIN, DRAIN, METRICS, PARSER, STARTED_AT, STATE
+from signer.app_keys import CHAIN, DRAIN, METRICS, PARSER, SETTINGS, STARTED_AT, STATE
 from signer.groups import RouteGroup
 from signer.inputs import read_body
 from signer.middleware import LOG_FIELDS
@@ -105,6 +106,7 @@ async def health(request: web.Request) -> web.Response:
             "maintenance_reason": operator.maintenance.reason,
             "changes": list(operator.changes[-10:]),
             "pid": os.getpid(),
+            "replica": request.app[SETTINGS].replica_id or socket.gethostname(),
         },
         status=503 if status in {"down", "draining"} else 200,
     )

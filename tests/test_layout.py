@@ -120,3 +120,21 @@ def test_the_postgres_driver_is_imported_only_by_its_backend() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_the_redis_driver_is_imported_only_by_its_backend() -> None:
+    """Only signer/state/redis.py imports redis; the app on memory state never loads it."""
+    importers = sorted(
+        module
+        for module, tree in _sources().items()
+        if any(name.split(".")[0] == "redis" for name in _imports(tree, module_level=False))
+    )
+    assert importers == ["signer.state.redis"]
+    code = (
+        "import sys, signer.app, signer.state.memory;"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'redis'))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO
+    )
+    assert result.stdout.strip() == "[]"
