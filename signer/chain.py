@@ -107,15 +107,28 @@ class Chain:
         #: Whether the signature cache is on (it lives in the shared state).
         self.cache = cache
         self._active: list[Entry] = []
+        # This process's own order and switches at start: what a provider the shared state
+        # does not name follows (a replica of a newer deploy may have one the others lack).
+        self._local = state.operator
         self._follow(state.operator)
         state.subscribe(self._follow)
+
+    def _order(self, operator: OperatorState) -> list[str]:
+        """The operator's order of our providers, then ours it does not name."""
+        named = [name for name in operator.order if name in self._by_name]
+        return named + [
+            name for name in self._local.order if name in self._by_name and name not in named
+        ]
+
+    def _enabled(self, operator: OperatorState, name: str) -> bool:
+        if name in operator.order:
+            return operator.enabled(name)
+        return self._local.enabled(name)
 
     def _follow(self, operator: OperatorState) -> None:
         """Take the operator's order and switches (precomputed: read on every request)."""
         self._active = [
-            self._by_name[name]
-            for name in operator.order
-            if name in self._by_name and operator.enabled(name)
+            self._by_name[name] for name in self._order(operator) if self._enabled(operator, name)
         ]
 
     @property
@@ -126,7 +139,7 @@ class Chain:
     @property
     def names(self) -> list[str]:
         """Provider names in the current order."""
-        return [name for name in self._state.operator.order if name in self._by_name]
+        return self._order(self._state.operator)
 
     def entry(self, name: str) -> Entry:
         """The chain entry of a provider; UnknownProvider when it is not configured."""
@@ -143,7 +156,7 @@ class Chain:
         return [
             ProviderStatus(
                 name=name,
-                enabled=operator.enabled(name),
+                enabled=self._enabled(operator, name),
                 breaker=self._by_name[name].breaker.snapshot(),
                 health=self._by_name[name].provider.health(),
             )
@@ -166,7 +179,7 @@ class Chain:
             if cached is not None:
                 return Signed(cached, (), cached=True)
         entries = [self.entry(only)] if only is not None else self._active
-        if only is not None and not pin_any and not self._state.operator.enabled(only):
+        if only is not None and not pin_any and not self._enabled(self._state.operator, only):
             raise ProviderDisabled(f"provider {only!r} is switched off by the operator")
         attempts: list[Attempt] = []
         for entry in entries:

@@ -140,7 +140,11 @@ class ServiceOverloaded(AllProvidersFailed):
 
 
 class StateUnavailable(SignerError):
-    """Raised when an operator's change could not be confirmed by every worker in time."""
+    """Raised when shared state cannot be reached or confirmed.
+
+    An operator's change not confirmed by every worker in time, or Redis unreachable (a
+    change, or a rate-limit check with ``SIGNER_RATE_LIMIT_FAIL=closed``).
+    """
 
     status = 503
     code = "state_unavailable"

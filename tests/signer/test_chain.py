@@ -24,7 +24,7 @@ from signer.metrics import Metrics
 from signer.settings import Settings
 from signer.state import operator
 from signer.state.memory import MemoryState
-from signer.state.operator import SetProviders
+from signer.state.operator import OperatorState, SetProviders
 from signer.wiring import persona_from
 from tests.fakes.clock import FakeClock
 
@@ -220,6 +220,22 @@ async def test_chain_follows_the_operator_order_and_switches() -> None:
         ("p1", True),
         ("p2", False),
     ]
+
+
+async def test_a_provider_the_shared_state_does_not_name_still_serves() -> None:
+    """A replica with a provider the shared order lacks (a newer deploy) keeps it, last."""
+    providers = fakes("fail", "ok", "ok")
+    state = MemoryState(operator.initial([p.name for p in providers], disabled=["p2"]))
+    built, _ = chain(providers, state=state)
+    # Another replica's state, stored before p1 and p2 existed there, is adopted.
+    state.adopt(OperatorState(order=("p0", "gone"), version=7))
+    assert built.names == ["p0", "p1", "p2"]
+    assert [(s.name, s.enabled) for s in built.status()] == [
+        ("p0", True),
+        ("p1", True),
+        ("p2", False),  # switched off here at start, and nobody said otherwise
+    ]
+    assert (await built.sign(REQUEST)).result.provider == "p1"
 
 
 async def test_cache_serves_within_ttl_and_never_after(clock: FakeClock) -> None:
