@@ -1,4 +1,4 @@
-"""Fixtures of the replica tests: the PostgreSQL server their store runs on."""
+"""Fixtures of the replica tests: the PostgreSQL server of their store, a Redis of their own."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from tests.support.postgres import PostgresServer, postgres_server
+from tests.support.redis import RedisServer, redis_server
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -16,4 +17,11 @@ if TYPE_CHECKING:
 def postgres() -> Iterator[PostgresServer]:
     """One throwaway PostgreSQL server for the session (started on first use, then stopped)."""
     with postgres_server() as server:
+        yield server
+
+
+@pytest.fixture
+def redis() -> Iterator[RedisServer]:
+    """A throwaway Redis server of the test's own (a test may stop and restart it)."""
+    with redis_server() as server:
         yield server

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from tests.support.postgres import PostgresServer
+    from tests.support.redis import RedisServer
     from tests.support.replicas import HAProxy, Replicas
 
 ADMIN_KEY = "replicas-admin-key-0123456789"
@@ -224,3 +225,121 @@ async def test_a_token_due_is_refreshed_once_by_three_replicas(
             assert status == 200
             assert account["state"] == "active"
             assert account["access_token_expires_at"] > time.time() + 86400
+
+
+# -- shared state in Redis
+
+CLIENT_KEY = "alice-client-key-0123456789"
+KEYED = {
+    "SIGNER_API_KEYS": f"alice:{hashlib.sha256(CLIENT_KEY.encode()).hexdigest()}",
+    "SIGNER_ADMIN_KEY": ADMIN_KEY,
+    "SIGNER_TRUSTED_PROXIES": "127.0.0.1",
+}
+
+
+async def _sign(session: aiohttp.ClientSession, origin: str) -> int:
+    async with session.post(
+        f"{origin}/sign", json={"url": URL}, headers={"X-Api-Key": CLIENT_KEY}
+    ) as response:
+        await response.read()
+        return response.status
+
+
+async def test_one_rate_limit_across_three_replicas(tmp_path: Path, redis: RedisServer) -> None:
+    """A client's bucket is one, whichever replica HAProxy picks: accepted <= burst + rate*t."""
+    rate, burst = 4.0, 5
+    env = {
+        **KEYED,
+        "SIGNER_REDIS_URL": redis.url(),
+        "SIGNER_RATE_LIMIT_RPS": str(rate),
+        "SIGNER_RATE_LIMIT_BURST": str(burst),
+    }
+    async with (
+        started(3, tmp_path, env) as group,
+        balanced(group.ports, tmp_path) as front,
+        aiohttp.ClientSession() as session,
+    ):
+        began = time.monotonic()
+        statuses = []
+        while time.monotonic() - began < 3.0:
+            statuses.extend(await asyncio.gather(*(_sign(session, front.origin) for _ in range(4))))
+        elapsed = time.monotonic() - began
+        accepted = statuses.count(200)
+        assert set(statuses) <= {200, 429}
+        assert accepted <= burst + rate * elapsed + 1, (accepted, elapsed)
+        assert accepted >= burst  # the limit is shared, not zero
+        assert statuses.count(429) > len(statuses) / 2  # three local buckets would pass more
+
+
+async def test_maintenance_through_one_replica_holds_on_all_within_a_second(
+    tmp_path: Path, redis: RedisServer
+) -> None:
+    """POST /admin/maintenance to one replica: the other two answer 503 within 1 s."""
+    env = {**KEYED, "SIGNER_REDIS_URL": redis.url()}
+    async with started(3, tmp_path, env) as group, aiohttp.ClientSession() as session:
+        async with session.post(
+            f"{group[0].origin}/admin/maintenance", json={"enabled": True}, headers=ADMIN
+        ) as response:
+            assert response.status == 200
+        began = time.monotonic()
+        pending = {group[1].origin, group[2].origin}
+        while pending:
+            assert time.monotonic() - began < 1.0, f"not in maintenance yet: {pending}"
+            pending = {o for o in pending if await _sign(session, o) != 503}
+        healths = [await asyncio.to_thread(get_json, f"{r.origin}/health") for r in group]
+        assert [h["replica"] for _, h in healths] == ["replica-0", "replica-1", "replica-2"]
+        assert all(h["maintenance"] for _, h in healths)
+
+
+async def test_redis_restarted_under_load(tmp_path: Path, redis: RedisServer) -> None:
+    """Redis dies and comes back while clients sign: no request fails, the replicas reconnect.
+
+    Rate limits fail open meanwhile; a change made after the restart reaches every replica.
+    """
+    env = {
+        **KEYED,
+        "SIGNER_REDIS_URL": redis.url(),
+        "SIGNER_RATE_LIMIT_RPS": "100000",
+        "SIGNER_RATE_LIMIT_BURST": "100000",
+    }
+    async with (
+        started(3, tmp_path, env) as group,
+        balanced(group.ports, tmp_path) as front,
+        aiohttp.ClientSession() as session,
+    ):
+        statuses: list[int] = []
+        stop_at = time.monotonic() + 5.0
+
+        async def client() -> None:
+            while time.monotonic() < stop_at:
+                statuses.append(await _sign(session, front.origin))
+
+        load = [asyncio.create_task(client()) for _ in range(4)]
+        await asyncio.sleep(1.0)
+        await asyncio.to_thread(redis.stop)
+        await asyncio.sleep(1.5)
+        await asyncio.to_thread(redis.start)
+        await asyncio.gather(*load)
+        assert set(statuses) == {200}, {s: statuses.count(s) for s in set(statuses)}
+        assert len(statuses) > 100
+        # Reconnected: a change through one replica reaches the others again.
+        deadline = time.monotonic() + 10.0
+        while True:
+            async with session.post(
+                f"{group[2].origin}/admin/maintenance", json={"enabled": True}, headers=ADMIN
+            ) as response:
+                if response.status == 200:
+                    break
+            assert time.monotonic() < deadline, "changes still fail after Redis came back"
+            await asyncio.sleep(0.2)
+        await until_all_503(session, [group[0].origin, group[1].origin])
+
+
+async def until_all_503(session: aiohttp.ClientSession, origins: list[str]) -> None:
+    """Every origin's sign route answers 503 (maintenance) within 3 s."""
+    deadline = time.monotonic() + 3.0
+    pending = set(origins)
+    while pending:
+        assert time.monotonic() < deadline, f"not in maintenance: {pending}"
+        pending = {o for o in pending if await _sign(session, o) != 503}
+        await asyncio.sleep(0.05)
