@@ -7,6 +7,8 @@ import subprocess
 import sys
 from typing import TYPE_CHECKING
 
+import pytest
+
 from tests.support import REPO
 
 if TYPE_CHECKING:
@@ -104,35 +106,28 @@ def test_the_registry_loads_no_provider() -> None:
     assert result.stdout.strip() == "[]"
 
 
-def test_the_postgres_driver_is_imported_only_by_its_backend() -> None:
-    """Only signer/store/postgres.py imports psycopg; the SQLite store never loads it."""
+@pytest.mark.parametrize(
+    ("driver", "backend", "without_it"),
+    [
+        # The SQLite store never loads psycopg.
+        ("psycopg", "signer.store.postgres", "signer.store, signer.store.sqlite"),
+        # The app on memory state never loads redis.
+        ("redis", "signer.state.redis", "signer.app, signer.state.memory"),
+    ],
+)
+def test_a_backend_driver_is_imported_only_by_its_backend(
+    driver: str, backend: str, without_it: str
+) -> None:
+    """A third-party driver is imported by its backend's module alone, and only when used."""
     importers = sorted(
         module
         for module, tree in _sources().items()
-        if any(name.split(".")[0] == "psycopg" for name in _imports(tree, module_level=False))
+        if any(name.split(".")[0] == driver for name in _imports(tree, module_level=False))
     )
-    assert importers == ["signer.store.postgres"]
+    assert importers == [backend]
     code = (
-        "import sys, signer.store, signer.store.sqlite;"
-        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'psycopg'))"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO
-    )
-    assert result.stdout.strip() == "[]"
-
-
-def test_the_redis_driver_is_imported_only_by_its_backend() -> None:
-    """Only signer/state/redis.py imports redis; the app on memory state never loads it."""
-    importers = sorted(
-        module
-        for module, tree in _sources().items()
-        if any(name.split(".")[0] == "redis" for name in _imports(tree, module_level=False))
-    )
-    assert importers == ["signer.state.redis"]
-    code = (
-        "import sys, signer.app, signer.state.memory;"
-        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'redis'))"
+        f"import sys, {without_it};"
+        f"print(sorted(m for m in sys.modules if m.split('.')[0] == {driver!r}))"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO

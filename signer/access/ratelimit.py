@@ -167,21 +167,21 @@ class RateLimiter:
         ]
         # A window refuses when one more request would go over its cap.
         refused = [
-            _window_decision(name, length, cap, start, count + 1, now)
+            window_decision(name, length, cap, start, count + 1, now)
             for name, length, cap, start, count in windows
             if count >= cap
         ]
         if self.rps is not None and counters.tokens + _EPSILON < 1:
-            refused.append(self._bucket(counters.tokens))
+            refused.append(self.bucket_decision(counters.tokens))
         if refused:
             return max(refused, key=lambda decision: decision.retry_after_s)
         passed = []
         if self.rps is not None:
             counters.tokens -= 1
-            passed.append(self._bucket(counters.tokens, spent=True))
+            passed.append(self.bucket_decision(counters.tokens, spent=True))
         for name, length, cap, start, count in windows:
             counters.counts[name] = (start, count + 1)
-            passed.append(_window_decision(name, length, cap, start, count + 1, now))
+            passed.append(window_decision(name, length, cap, start, count + 1, now))
         # The headers describe the limit closest to exhaustion.
         return min(passed, key=lambda decision: decision.remaining / decision.limit)
 
@@ -199,7 +199,8 @@ class RateLimiter:
             found[name] = WindowUsage(cap, max(0, cap - count), int(start + length))
         return found
 
-    def _bucket(self, tokens: float, *, spent: bool = False) -> Decision:
+    def bucket_decision(self, tokens: float, *, spent: bool = False) -> Decision:
+        """The bucket's answer with ``tokens`` left (``spent``: this request took one)."""
         assert self.rps is not None  # noqa: S101 - only called with a bucket
         allowed = spent or tokens + _EPSILON >= 1
         return Decision(
@@ -241,7 +242,7 @@ class RateLimiter:
             del self._clients[key]
 
 
-def _window_decision(
+def window_decision(
     name: str, length: int, cap: int, start: float, count: int, now: float
 ) -> Decision:
     """A window's answer with ``count`` requests in it (refused once it is over the cap)."""

@@ -50,7 +50,13 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, WatchError
 
 from providers.typing import Navigator, SignResult
-from signer.access.ratelimit import WINDOWS, Decision, RateLimiter, WindowUsage
+from signer.access.ratelimit import (
+    WINDOWS,
+    Decision,
+    RateLimiter,
+    WindowUsage,
+    window_decision,
+)
 from signer.errors import StateUnavailable
 from signer.state import operator
 from signer.state.operator import Maintenance, OperatorState
@@ -529,47 +535,20 @@ def _decide(limiter: RateLimiter, reply: list[Any]) -> Decision:
     ]
     if not allowed:
         refused = [
-            _window(name, length, cap, start, count + 1, now)
+            window_decision(name, length, cap, start, count + 1, now)
             for name, length, cap, start, count in windows
             if count >= cap
         ]
         if limiter.rps is not None and (tokens + _EPSILON < 1 or not refused):
-            refused.append(_bucket(limiter, tokens))
+            refused.append(limiter.bucket_decision(tokens))
         return max(refused, key=lambda decision: decision.retry_after_s)
-    passed = [] if limiter.rps is None else [_bucket(limiter, tokens, spent=True)]
+    passed = [] if limiter.rps is None else [limiter.bucket_decision(tokens, spent=True)]
     passed += [
-        _window(name, length, cap, start, count + 1, now)
+        window_decision(name, length, cap, start, count + 1, now)
         for name, length, cap, start, count in windows
     ]
     # The headers describe the limit closest to exhaustion.
     return min(passed, key=lambda decision: decision.remaining / decision.limit)
-
-
-def _bucket(limiter: RateLimiter, tokens: float, *, spent: bool = False) -> Decision:
-    """The bucket's answer with ``tokens`` left (as RateLimiter words it)."""
-    rps = limiter.rps or 1.0
-    allowed = spent or tokens + _EPSILON >= 1
-    return Decision(
-        allowed=allowed,
-        limit=limiter.burst,
-        remaining=max(0, math.floor(tokens + _EPSILON)),
-        reset_s=max(0, math.ceil((limiter.burst - tokens) / rps - _EPSILON)),
-        retry_after_s=0 if allowed else max(1, math.ceil((1 - tokens) / rps - _EPSILON)),
-    )
-
-
-def _window(name: str, length: int, cap: int, start: float, count: int, now: float) -> Decision:
-    """A window's answer with ``count`` requests in it (refused once over the cap)."""
-    reset_s = max(1, math.ceil(start + length - now))
-    allowed = count <= cap
-    return Decision(
-        allowed=allowed,
-        limit=cap,
-        remaining=max(0, cap - count),
-        reset_s=reset_s,
-        retry_after_s=0 if allowed else reset_s,
-        label=name,
-    )
 
 
 def _entry_id(key: CacheKey) -> str:
