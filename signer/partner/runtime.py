@@ -24,6 +24,7 @@ import structlog
 from aiohttp import web
 
 from signer.app_keys import HTTP
+from signer.errors import SecretKeyMismatch, StoreError
 from signer.store import open_store
 
 if TYPE_CHECKING:
@@ -120,10 +121,37 @@ class Partner:
         )
 
     async def start(self, http: aiohttp.ClientSession) -> None:
-        """Take the HTTP session; open the store now when there is one to resume."""
+        """Take the HTTP session; open the store now when there is one to resume.
+
+        A store that cannot be reached (PostgreSQL down) does not stop the service from
+        signing: it is opened again in the background until it answers (and on every
+        partner request meanwhile, which answers 503 ``store_unavailable``). A secret key
+        that does not open the stored secrets does stop it.
+        """
         self._http = http
-        if self._should_open_at_start():
+        if not self._should_open_at_start():
+            return
+        try:
             await self.store()
+        except SecretKeyMismatch:
+            raise
+        except StoreError as exc:
+            log.warning("partner_store_unavailable", error=exc.message, retry_in_s=1.0)
+            self._tasks.append(asyncio.create_task(self._open_later(), name="partner-store"))
+
+    async def _open_later(self) -> None:
+        """Open the store (and start the workers) once it can be reached: 1 s, doubling to 30 s."""
+        delay = 1.0
+        while self._store is None:
+            await asyncio.sleep(delay)
+            try:
+                await self.store()
+            except SecretKeyMismatch as exc:
+                log.critical("partner_store_unreadable", error=exc.message)
+                return
+            except StoreError as exc:
+                delay = min(delay * 2, 30.0)
+                log.warning("partner_store_unavailable", error=exc.message, retry_in_s=delay)
 
     async def store(self) -> Store:
         """The store, opened (and migrated) on first use; the workers start with it."""

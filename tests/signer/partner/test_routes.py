@@ -607,3 +607,26 @@ async def test_external_data_refusals(partner: TestClient[Any, Any]) -> None:
         json={"integration": "biz", "fields": {**case["input"], "extra": "x" * 2000}},
     )
     assert "1950" in await _error(built, 400, "bad_request")
+
+
+async def test_a_store_that_cannot_be_reached_does_not_stop_signing(
+    aiohttp_client: Any, tmp_path: Path
+) -> None:
+    """PostgreSQL down at start: the service starts and signs; partner routes answer 503."""
+    closed = LoopbackServer()
+    await closed.start()
+    port = int(closed.origin.rsplit(":", 1)[1])
+    await closed.aclose()  # nothing listens there now
+    url = f"postgresql://nobody:pg-password-of-nobody@127.0.0.1:{port}/none"
+    settings = _settings(tmp_path, database_url=url)
+    app = make_app(settings, partner=PartnerOptions(clock=lambda: NOW, run_workers=False))
+    client: TestClient[Any, Any] = await aiohttp_client(app)
+    signed = await client.post(
+        "/sign", json={"url": "https://www.tiktok.com/api/post/item_list/?aid=1988"}
+    )
+    assert signed.status == 200
+    response = await client.post("/admin/partner/integrations", headers=ADMIN, json={
+        "id": "shop", "kind": "shop", "app_key": "k", "app_secret": SHOP_SECRET})  # fmt: skip
+    message = await _error(response, 503, "store_unavailable")
+    assert "pg-password-of-nobody" not in message
+    assert not client.app[PARTNER].opened
