@@ -242,6 +242,10 @@ class RateLimiter:
             del self._clients[key]
 
 
+#: The answer for a client when no limit is configured (every state backend gives it).
+UNLIMITED = Decision(allowed=True, limit=0, remaining=0, reset_s=0, retry_after_s=0)
+
+
 def window_decision(
     name: str, length: int, cap: int, start: float, count: int, now: float
 ) -> Decision:

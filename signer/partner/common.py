@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, quote_plus
 
+import aiohttp
 import orjson
 from aiohttp import web
 
@@ -15,13 +17,15 @@ from signer.errors import (
     BadRequest,
     IntegrationNotFound,
     ReauthorizationNeeded,
+    TikTokTimeout,
+    TikTokUnavailable,
     WrongIntegrationKind,
 )
 from signer.inputs import parse_json_object, read_body
 from signer.middleware import LOG_FIELDS
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Mapping
 
     from signer.partner.runtime import Partner
     from signer.store import Account, Integration, IntegrationKind, Store
@@ -96,3 +100,48 @@ def redact(text: str, secrets: Iterable[str]) -> str:
             for form in {secret, quote(secret, safe=""), quote_plus(secret)}:
                 text = text.replace(form, "[redacted]")
     return text
+
+
+@dataclass(frozen=True, slots=True)
+class ShopReply:
+    """What TikTok Shop answered: its status, body and the headers worth passing on."""
+
+    status: int
+    body: bytes
+    headers: dict[str, str]
+
+
+async def call_shop(
+    partner: Partner,
+    method: str,
+    url: str,
+    what: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    data: bytes | None = None,
+    keep_headers: Iterable[str] = (),
+) -> ShopReply:
+    """One call to TikTok Shop (the Open API or its token endpoints) within its timeout.
+
+    Transport failures become :class:`TikTokTimeout` / :class:`TikTokUnavailable` whose
+    messages never quote the URL (token URLs carry the app secret).
+    """
+    timeout_s = partner.settings.shop_timeout_s
+    try:
+        async with partner.http.request(
+            method,
+            url,
+            data=data,
+            headers=headers,
+            allow_redirects=False,
+            timeout=aiohttp.ClientTimeout(total=timeout_s),
+        ) as reply:
+            body = await reply.read()
+            kept = {name: reply.headers[name] for name in keep_headers if name in reply.headers}
+            return ShopReply(reply.status, body, kept)
+    except TimeoutError:
+        raise TikTokTimeout(f"TikTok Shop's {what} did not answer within {timeout_s:g} s") from None
+    except aiohttp.ClientError as exc:
+        raise TikTokUnavailable(
+            f"TikTok Shop's {what} could not be reached ({type(exc).__name__})"
+        ) from None

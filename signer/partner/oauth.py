@@ -20,7 +20,6 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import aiohttp
 import structlog
 from aiohttp import web
 
@@ -31,12 +30,11 @@ from signer.errors import (
     InvalidOAuthState,
     TikTokError,
     TikTokRefused,
-    TikTokTimeout,
     TikTokUnavailable,
     WrongIntegrationKind,
 )
 from signer.partner import shop
-from signer.partner.common import integration_of, json_response, log_fields, redact
+from signer.partner.common import call_shop, integration_of, json_response, log_fields, redact
 from signer.partner.runtime import PARTNER
 from signer.store import Account, Secret, TokenPair
 
@@ -89,21 +87,7 @@ async def _get(
     partner: Partner, url: str, what: str, headers: Mapping[str, str] | None = None
 ) -> bytes:
     """TikTok's answer to ``GET url``; transport failures as errors that never quote the URL."""
-    timeout_s = partner.settings.shop_timeout_s
-    try:
-        async with partner.http.get(
-            url,
-            headers=headers,
-            allow_redirects=False,
-            timeout=aiohttp.ClientTimeout(total=timeout_s),
-        ) as reply:
-            return await reply.read()
-    except TimeoutError:
-        raise TikTokTimeout(f"TikTok Shop's {what} did not answer within {timeout_s:g} s") from None
-    except aiohttp.ClientError as exc:
-        raise TikTokUnavailable(
-            f"TikTok Shop's {what} could not be reached ({type(exc).__name__})"
-        ) from None
+    return (await call_shop(partner, "GET", url, what, headers=headers)).body
 
 
 def _refusal(exc: shop.ShopApiError, what: str, secrets: Iterable[str]) -> TikTokError:

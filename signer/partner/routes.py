@@ -15,7 +15,6 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-import aiohttp
 from aiohttp import web
 
 from signer.app_keys import METRICS, SETTINGS
@@ -23,14 +22,13 @@ from signer.errors import (
     BadRequest,
     IntegrationExists,
     IntegrationNotFound,
-    TikTokTimeout,
-    TikTokUnavailable,
 )
 from signer.groups import RouteGroup
 from signer.inputs import METHODS, read_body
 from signer.partner import business, inbox, oauth, outbox, shop
 from signer.partner.common import (
     ID,
+    call_shop,
     integration_of,
     json_body,
     json_response,
@@ -175,30 +173,19 @@ async def shop_proxy(request: web.Request) -> web.StreamResponse:
     }
     headers.update(signed.headers)
     log_fields(request, integration=integration.id, upstream_path=path)
-    try:
-        async with partner.http.request(
-            request.method,
-            signed.signed_url,
-            data=body or None,
-            headers=headers,
-            allow_redirects=False,
-            timeout=aiohttp.ClientTimeout(total=settings.shop_timeout_s),
-        ) as reply:
-            answer = await reply.read()
-            status = reply.status
-            returned = {k: reply.headers[k] for k in _RETURNED_HEADERS if k in reply.headers}
-    except TimeoutError:
-        raise TikTokTimeout(
-            f"the Shop API did not answer within {settings.shop_timeout_s:g} s"
-        ) from None
-    except aiohttp.ClientError as exc:
-        raise TikTokUnavailable(
-            f"the Shop API could not be reached ({type(exc).__name__})"
-        ) from None
+    reply = await call_shop(
+        partner,
+        request.method,
+        signed.signed_url,
+        "Open API",
+        headers=headers,
+        data=body or None,
+        keep_headers=_RETURNED_HEADERS,
+    )
     if account is not None:
-        await oauth.note_api_answer(store, account, answer)
-    log_fields(request, upstream_status=status)
-    return web.Response(status=status, body=answer, headers=returned)
+        await oauth.note_api_answer(store, account, reply.body)
+    log_fields(request, upstream_status=reply.status)
+    return web.Response(status=reply.status, body=reply.body, headers=reply.headers)
 
 
 @partner_routes.get("/partner/shop/accounts")

@@ -204,7 +204,10 @@ class Partner:
                 await asyncio.wait_for(wake.wait(), timeout=max(0.0, delay))
 
     async def aclose(self) -> None:
-        """Stop the workers and close the store (unless a test gave it)."""
+        """Stop the workers, give up their leases, close the store (unless a test gave it).
+
+        A lease given up is taken by another worker or replica at once, not when it runs out.
+        """
         self._closed = True
         for task in self._tasks:
             task.cancel()
@@ -212,6 +215,10 @@ class Partner:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        if self._store is not None:
+            for name in self.workers:
+                with contextlib.suppress(StoreError):
+                    await self._store.release_lease(name, self.holder)
         if self._store is not None and self._owns_store:
             await self._store.close()
         self._store = None

@@ -232,30 +232,33 @@ def legacy_authorize_url(app_key: str, state: str, *, base_url: str = LEGACY_AUT
     return f"{base_url}?{urlencode({'app_key': app_key, 'state': state})}"
 
 
+def _token_url(base_url: str, path: str, app_key: str, app_secret: str, **grant: str) -> str:
+    """An unsigned token endpoint URL; it carries the secret: never log it."""
+    query = {"app_key": app_key, "app_secret": app_secret, **grant}
+    return f"{base_url.rstrip('/')}/api/v2/token/{path}?{urlencode(query)}"
+
+
 def token_get_url(
     app_key: str, app_secret: str, auth_code: str, *, base_url: str = AUTH_BASE_URL
 ) -> str:
     """The unsigned ``GET`` exchanging an auth code; it carries the secret: never log it."""
-    query = {
-        "app_key": app_key,
-        "app_secret": app_secret,
-        "auth_code": auth_code,
-        "grant_type": "authorized_code",
-    }
-    return f"{base_url.rstrip('/')}/api/v2/token/get?{urlencode(query)}"
+    return _token_url(
+        base_url, "get", app_key, app_secret, auth_code=auth_code, grant_type="authorized_code"
+    )
 
 
 def token_refresh_url(
     app_key: str, app_secret: str, refresh_token: str, *, base_url: str = AUTH_BASE_URL
 ) -> str:
     """The unsigned ``GET`` refreshing a token pair; it carries the secret: never log it."""
-    query = {
-        "app_key": app_key,
-        "app_secret": app_secret,
-        "refresh_token": refresh_token,
-        "grant_type": "refresh_token",
-    }
-    return f"{base_url.rstrip('/')}/api/v2/token/refresh?{urlencode(query)}"
+    return _token_url(
+        base_url,
+        "refresh",
+        app_key,
+        app_secret,
+        refresh_token=refresh_token,
+        grant_type="refresh_token",
+    )
 
 
 def needs_reauthorization(code: int) -> bool:

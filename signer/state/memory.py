@@ -12,14 +12,14 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from signer.access.ratelimit import Decision, RateLimiter, WindowUsage
+from signer.access.ratelimit import UNLIMITED, Decision, RateLimiter, WindowUsage
 from signer.cache import SignatureCache
 from signer.state import operator
+from signer.state.operator import Followed
 
 if TYPE_CHECKING:
     from providers.typing import SignResult
     from signer.cache import CacheKey
-    from signer.state import Listener
     from signer.state.operator import OperatorChange, OperatorState
     from signer.state.relay import Relay
 
@@ -27,11 +27,9 @@ log = structlog.get_logger("signer.state")
 
 #: Whose windows read "unlimited" (every cap None) when no limit is configured.
 _NO_LIMITS = RateLimiter(None)
-#: The answer for a client when no limit is configured.
-_UNLIMITED = Decision(allowed=True, limit=0, remaining=0, reset_s=0, retry_after_s=0)
 
 
-class MemoryState:
+class MemoryState(Followed):
     """Everything in this process; operator changes through ``relay`` when one is given."""
 
     def __init__(
@@ -42,18 +40,12 @@ class MemoryState:
         cache: SignatureCache | None = None,
         relay: Relay | None = None,
     ) -> None:
-        self._operator = initial
+        super().__init__(initial)
         self._limiter = limiter
         self._cache = cache if cache is not None else SignatureCache(0, 1)
         self._relay = relay
-        self._listeners: list[Listener] = []
         if relay is not None:
             relay.on_state(self.adopt)
-
-    @property
-    def operator(self) -> OperatorState:
-        """The operator state of this process."""
-        return self._operator
 
     async def change(self, change: OperatorChange) -> OperatorState:
         """Apply a change here, or through the relay to every worker."""
@@ -66,22 +58,10 @@ class MemoryState:
         log.warning("operator_change", version=new.version, **new.changes[-1])
         return new
 
-    def adopt(self, state: OperatorState) -> None:
-        """Take a newer operator state (from this process or the relay) and tell listeners."""
-        if state.version <= self._operator.version:
-            return
-        self._operator = state
-        for listener in self._listeners:
-            listener(state)
-
-    def subscribe(self, listener: Listener) -> None:
-        """Call ``listener`` with every new operator state."""
-        self._listeners.append(listener)
-
     async def hit(self, client: str) -> Decision:
         """Count one request against the client's limits."""
         if self._limiter is None:
-            return _UNLIMITED
+            return UNLIMITED
         return self._limiter.check(client)
 
     async def usage(self, client: str) -> dict[str, WindowUsage]:

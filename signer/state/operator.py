@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from signer.errors import BadRequest, UnknownProvider
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
 #: How many recent changes /admin/state keeps (and /health shows the last ten of).
 RECENT_CHANGES = 50
@@ -141,3 +141,32 @@ def _next(state: OperatorState, record: dict[str, Any], at: float, **updates: An
 def initial(order: Sequence[str], disabled: Sequence[str] = ()) -> OperatorState:
     """The state at start-up: the configured order, nothing changed yet."""
     return OperatorState(order=tuple(order), disabled=frozenset(disabled))
+
+
+class Followed:
+    """The operator state a backend knows now, and who to tell when a newer one arrives.
+
+    Both state backends keep it: reading :attr:`operator` never does I/O, and
+    :meth:`adopt` takes only a newer version, then tells every listener.
+    """
+
+    def __init__(self, initial: OperatorState) -> None:
+        self._operator = initial
+        self._listeners: list[Callable[[OperatorState], None]] = []
+
+    @property
+    def operator(self) -> OperatorState:
+        """The newest operator state this process knows."""
+        return self._operator
+
+    def adopt(self, state: OperatorState) -> None:
+        """Take a newer operator state (from here, another worker or replica); tell listeners."""
+        if state.version <= self._operator.version:
+            return
+        self._operator = state
+        for listener in self._listeners:
+            listener(state)
+
+    def subscribe(self, listener: Callable[[OperatorState], None]) -> None:
+        """Call ``listener`` with every new operator state, whoever changed it."""
+        self._listeners.append(listener)

@@ -51,6 +51,7 @@ from redis.exceptions import RedisError, WatchError
 
 from providers.typing import Navigator, SignResult
 from signer.access.ratelimit import (
+    UNLIMITED,
     WINDOWS,
     Decision,
     RateLimiter,
@@ -59,12 +60,11 @@ from signer.access.ratelimit import (
 )
 from signer.errors import StateUnavailable
 from signer.state import operator
-from signer.state.operator import Maintenance, OperatorState
+from signer.state.operator import Followed, Maintenance, OperatorState
 
 if TYPE_CHECKING:
     from signer.cache import CacheKey
     from signer.settings import Settings
-    from signer.state import Listener
     from signer.state.operator import OperatorChange
 
 log = structlog.get_logger("signer.state")
@@ -193,7 +193,7 @@ return ARGV[1]
 """
 
 
-class RedisState:
+class RedisState(Followed):
     """Operator state, rate limits and the signature cache in one Redis, shared by all.
 
     ``limiter`` gives the limits (its counters stay unused: they live in Redis); None turns
@@ -220,8 +220,7 @@ class RedisState:
             # none on a timeout: the caller decides at once (open, closed, a miss).
             retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
         )
-        self._operator = initial
-        self._listeners: list[Listener] = []
+        super().__init__(initial)
         self._limiter = limiter
         self._limit_args = _limit_args(limiter)
         self._cache_ttl_ms = max(1, round(cache_ttl_s * 1000)) if cache_ttl_s > 0 else 0
@@ -255,11 +254,6 @@ class RedisState:
         )
 
     # -- operator state
-
-    @property
-    def operator(self) -> OperatorState:
-        """The newest operator state this replica knows (no I/O)."""
-        return self._operator
 
     async def change(self, change: OperatorChange) -> OperatorState:
         """Apply a change to the stored state, publish it; return it once stored and adopted.
@@ -300,18 +294,6 @@ class RedisState:
                     continue  # another replica changed it meanwhile: apply to theirs
                 return new
         raise StateUnavailable("the operator state kept changing underneath the change; retry")
-
-    def adopt(self, state: OperatorState) -> None:
-        """Take a newer operator state (from here, a message or the poll); tell listeners."""
-        if state.version <= self._operator.version:
-            return
-        self._operator = state
-        for listener in self._listeners:
-            listener(state)
-
-    def subscribe(self, listener: Listener) -> None:
-        """Call ``listener`` with every new operator state, whichever replica changed it."""
-        self._listeners.append(listener)
 
     async def _sync(self) -> None:
         """Adopt the stored state; store ours when Redis has none or an older one."""
@@ -368,7 +350,7 @@ class RedisState:
         """Count one request of ``client`` in Redis (one round trip); refused spends nothing."""
         limiter = self._limiter
         if limiter is None:
-            return _UNLIMITED
+            return UNLIMITED
         try:
             reply = await self._rate_script(
                 keys=[self._rate_key(client)], args=["hit", *self._limit_args]
@@ -508,10 +490,6 @@ class RedisState:
             return
         self._warned[event] = (now, 0)
         log.warning(event, error=_describe(exc), suppressed=held_back, **fields)
-
-
-#: The answer for a client when no limit is configured.
-_UNLIMITED = Decision(allowed=True, limit=0, remaining=0, reset_s=0, retry_after_s=0)
 
 
 def _limit_args(limiter: RateLimiter | None) -> list[str | int | float]:

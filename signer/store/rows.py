@@ -223,15 +223,6 @@ INSERT_STATE: Final = f"INSERT INTO oauth_states ({STATE_COLUMNS}) VALUES (%s, %
 #: Deleting is what makes a state single-use: only one caller gets the row back.
 CONSUME_STATE: Final = f"DELETE FROM oauth_states WHERE state = %s RETURNING {STATE_COLUMNS}"
 
-#: Take a lease that is free, expired or ours already; a row comes back only when we hold it
-#: (SQLite's leases; PostgreSQL's are advisory locks).
-ACQUIRE_LEASE: Final = (
-    "INSERT INTO leases (name, holder, expires_at) VALUES (%s, %s, %s) "
-    "ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at "
-    "WHERE leases.holder = excluded.holder OR leases.expires_at <= %s RETURNING holder"
-)
-RELEASE_LEASE: Final = "DELETE FROM leases WHERE name = %s AND holder = %s RETURNING holder"
-
 ENQUEUE: Final = (
     "INSERT INTO outbox (integration_id, dedupe_key, event, attempts, next_attempt_at, "
     "created_at) VALUES (%s, %s, %s, 0, %s, %s) "

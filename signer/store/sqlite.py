@@ -106,6 +106,16 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
 )
 
 
+#: Take a lease that is free, expired or ours already; a row comes back only when we hold it
+#: (SQLite only: PostgreSQL's leases are advisory locks).
+ACQUIRE_LEASE: Final = (
+    "INSERT INTO leases (name, holder, expires_at) VALUES (%s, %s, %s) "
+    "ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at "
+    "WHERE leases.holder = excluded.holder OR leases.expires_at <= %s RETURNING holder"
+)
+RELEASE_LEASE: Final = "DELETE FROM leases WHERE name = %s AND holder = %s RETURNING holder"
+
+
 def _q(statement: str) -> str:
     """A shared statement with SQLite's placeholders."""
     return statement.replace("%s", "?")
@@ -306,12 +316,12 @@ class SqliteStore:
     async def acquire_lease(self, name: str, holder: str, ttl_s: float) -> bool:
         """Hold ``name`` until ``ttl_s`` from now when it is free, expired or ours already."""
         now = self._now()
-        row = await self._run(self._one, rows.ACQUIRE_LEASE, (name, holder, now + ttl_s, now))
+        row = await self._run(self._one, ACQUIRE_LEASE, (name, holder, now + ttl_s, now))
         return row is not None
 
     async def release_lease(self, name: str, holder: str) -> bool:
         """Give ``name`` up if ``holder`` holds it."""
-        return await self._run(self._one, rows.RELEASE_LEASE, (name, holder)) is not None
+        return await self._run(self._one, RELEASE_LEASE, (name, holder)) is not None
 
     # -- the outbox
 

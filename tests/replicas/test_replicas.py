@@ -80,6 +80,30 @@ async def until(condition: Any, timeout_s: float, what: str) -> None:
         await asyncio.sleep(0.05)
 
 
+async def signing_load(
+    session: aiohttp.ClientSession,
+    origin: str,
+    *,
+    clients: int,
+    seconds: float,
+    headers: Mapping[str, str] | None = None,
+) -> list[int]:
+    """``clients`` clients POST /sign to ``origin`` for ``seconds``: every answer's status."""
+    statuses: list[int] = []
+    stop_at = time.monotonic() + seconds
+
+    async def client() -> None:
+        while time.monotonic() < stop_at:
+            async with session.post(
+                f"{origin}/sign", json={"url": URL}, headers=headers
+            ) as response:
+                await response.read()
+                statuses.append(response.status)
+
+    await asyncio.gather(*(client() for _ in range(clients)))
+    return statuses
+
+
 async def _admin_add(session: aiohttp.ClientSession, origin: str, **fields: Any) -> None:
     body = {"app_key": APP_KEY, "app_secret": APP_SECRET, **fields}
     async with session.post(
@@ -99,20 +123,11 @@ async def test_sigterm_under_load_through_haproxy_fails_no_request(tmp_path: Pat
         balanced(group.ports, tmp_path) as front,
         aiohttp.ClientSession() as session,
     ):
-        statuses: list[int] = []
-        stop_at = time.monotonic() + 4.0
-
-        async def client() -> None:
-            while time.monotonic() < stop_at:
-                async with session.post(f"{front.origin}/sign", json={"url": URL}) as response:
-                    await response.read()
-                    statuses.append(response.status)
-
-        load = [asyncio.create_task(client()) for _ in range(6)]
+        load = asyncio.create_task(signing_load(session, front.origin, clients=6, seconds=4.0))
         await asyncio.sleep(1.0)
         group[1].terminate()
         code = await asyncio.to_thread(group[1].wait_exit, 20)
-        await asyncio.gather(*load)
+        statuses = await load
         assert code == 0
         assert len(statuses) > 100
         assert set(statuses) == {200}, {s: statuses.count(s) for s in set(statuses)}
@@ -237,10 +252,11 @@ KEYED = {
 }
 
 
+CLIENT = {"X-Api-Key": CLIENT_KEY}
+
+
 async def _sign(session: aiohttp.ClientSession, origin: str) -> int:
-    async with session.post(
-        f"{origin}/sign", json={"url": URL}, headers={"X-Api-Key": CLIENT_KEY}
-    ) as response:
+    async with session.post(f"{origin}/sign", json={"url": URL}, headers=CLIENT) as response:
         await response.read()
         return response.status
 
@@ -307,19 +323,14 @@ async def test_redis_restarted_under_load(tmp_path: Path, redis: RedisServer) ->
         balanced(group.ports, tmp_path) as front,
         aiohttp.ClientSession() as session,
     ):
-        statuses: list[int] = []
-        stop_at = time.monotonic() + 5.0
-
-        async def client() -> None:
-            while time.monotonic() < stop_at:
-                statuses.append(await _sign(session, front.origin))
-
-        load = [asyncio.create_task(client()) for _ in range(4)]
+        load = asyncio.create_task(
+            signing_load(session, front.origin, clients=4, seconds=5.0, headers=CLIENT)
+        )
         await asyncio.sleep(1.0)
         await asyncio.to_thread(redis.stop)
         await asyncio.sleep(1.5)
         await asyncio.to_thread(redis.start)
-        await asyncio.gather(*load)
+        statuses = await load
         assert set(statuses) == {200}, {s: statuses.count(s) for s in set(statuses)}
         assert len(statuses) > 100
         # Reconnected: a change through one replica reaches the others again.

@@ -15,6 +15,7 @@ from signer.app import make_app
 from signer.partner import oauth
 from signer.partner.runtime import PARTNER, PartnerOptions
 from signer.settings import Settings
+from signer.store import open_store
 from tests.fakes.clock import FakeClock
 from tests.fakes.tiktok_shop import (
     INVALID_CODE,
@@ -555,6 +556,19 @@ async def test_one_refresher_among_several_workers(env: Env) -> None:
     await env.refresh()
     assert env.fake.count(TOKEN_REFRESH) == 1
     assert not await store.acquire_lease("shop-token-refresher", "another-worker", 600)
+
+
+async def test_a_stopped_refresher_hands_its_lease_over_at_once(env: Env, tmp_path: Path) -> None:
+    """A worker that shuts down gives the lease up: another takes it without waiting it out."""
+    await env.authorized(_seller())
+    await env.refresh()  # this worker holds the refresher's lease now
+    other = await open_store(None, tmp_path, None, now=env.clock)
+    try:
+        assert not await other.acquire_lease("shop-token-refresher", "next-worker", 600)
+        await env.client.close()
+        assert await other.acquire_lease("shop-token-refresher", "next-worker", 600)
+    finally:
+        await other.close()
 
 
 async def test_refreshed_at_least_daily(env: Env) -> None:
